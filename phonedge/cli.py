@@ -1,0 +1,196 @@
+"""The ``phonedge`` command line: a thin layer over the library (predict, eval, export)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from ._version import __version__
+from .errors import PhonedgeError
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".opus", ".aif", ".aiff", ".au", ".w64", ".caf"}
+LIST_SUFFIXES = {".txt", ".lst", ".list"}
+ENV_MODEL = "PHONEDGE_MODEL"
+# The bundle that `make demo` builds from the committed reference model, in a source checkout.
+DEMO_BUNDLE = Path(__file__).resolve().parents[1] / "bundles" / "reference-int8"
+PROGRESS_MIN_FILES = 5
+
+
+def default_model() -> Optional[str]:
+    """``$PHONEDGE_MODEL``, else the demo bundle of a source checkout if it was built."""
+    if os.environ.get(ENV_MODEL):
+        return os.environ[ENV_MODEL]
+    return str(DEMO_BUNDLE) if DEMO_BUNDLE.is_dir() else None
+
+
+def expand_inputs(args: tuple[str, ...]) -> Iterator[Path]:
+    """Files as given; folders walked for audio files (sorted); list files read line by line."""
+    for arg in args:
+        list_file = arg[1:] if arg.startswith("@") else None
+        p = Path(list_file or arg)
+        if p.is_dir():
+            yield from sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file())
+        elif list_file is not None or (p.suffix.lower() in LIST_SUFFIXES and p.is_file()):
+            try:
+                lines = p.read_text(encoding="utf-8").splitlines()
+            except OSError as exc:
+                raise click.UsageError(f"cannot read list file {p}: {exc.strerror}") from exc
+            for line in lines:
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    entry = Path(line)
+                    yield entry if entry.is_absolute() else p.parent / entry
+        else:
+            yield p
+
+
+def _open(model: Optional[str], threads: int, provider: str):
+    from .recognizer import load
+
+    if not model:
+        raise PhonedgeError(
+            f"no model bundle: pass --model BUNDLE or set {ENV_MODEL} "
+            "(make demo builds bundles/reference-int8 from the committed reference model)"
+        )
+    return load(model, provider=provider, threads=threads)
+
+
+def _fail(exc: PhonedgeError, code: int = 2) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(code)
+
+
+def _plain(path: Path, pred, timestamps: bool) -> str:
+    parts = [str(path), pred.text]
+    if pred.label is not None:
+        parts.append(f"label={pred.label}")
+    if timestamps:
+        parts.append(" ".join(f"{t.text}@{t.start:.2f}-{t.end:.2f}" for t in pred.tokens))
+    return "\t".join(parts)
+
+
+model_option = click.option(
+    "--model", "-m", default=default_model, show_default=f"${ENV_MODEL} or the demo bundle",
+    help="Bundle folder written by 'phonedge export'.",
+)
+threads_option = click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
+                              help="ONNX Runtime intra-op threads (0: one per core).")
+provider_option = click.option("--provider", type=click.Choice(["cpu", "cuda", "tensorrt"]), default="cpu",
+                               show_default=True, help="ONNX Runtime execution provider.")
+classify_option = click.option("--classify", type=click.Choice(["ctc", "nearest"]), default="ctc",
+                               show_default=True, help="Class decision when the bundle has labels.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="phonedge")
+def main() -> None:
+    """phonedge: wav2vec2 CTC phoneme models on the edge (ONNX Runtime + numpy)."""
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@model_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--timestamps", is_flag=True, help="Add every token's start/end time and confidence.")
+@threads_option
+@provider_option
+@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Utterances per ONNX call (results never change with it).")
+@classify_option
+def predict(inputs: tuple[str, ...], model: Optional[str], as_json: bool, timestamps: bool, threads: int,
+            provider: str, batch_size: int, classify: str) -> None:
+    """Transcribe audio FILES, folders of audio, or list files (@list.txt, one path per line)."""
+    try:
+        rec = _open(model, threads, provider)
+    except PhonedgeError as exc:
+        _fail(exc)
+    paths = list(expand_inputs(inputs))
+    if not paths:
+        _fail(PhonedgeError("no audio files found in the given inputs"))
+    failed = 0
+    show = sys.stderr.isatty() and len(paths) >= PROGRESS_MIN_FILES
+    with click.progressbar(length=len(paths), label="predicting", file=sys.stderr) if show else _NoBar() as bar:
+        for start in range(0, len(paths), batch_size):
+            group = paths[start : start + batch_size]
+            loaded = []
+            for p in group:
+                try:
+                    loaded.append((p, rec.load(p)))
+                except PhonedgeError as exc:
+                    failed += 1
+                    click.echo(f"error: {p}: {exc}", err=True)
+            if loaded:
+                preds = rec.predict_batch([x for _, x in loaded], rec.sample_rate, batch_size=batch_size,
+                                          classify=classify)
+                for (p, _), pred in zip(loaded, preds):
+                    if as_json:
+                        click.echo(json.dumps({"path": str(p), **pred.to_dict(timestamps=timestamps)},
+                                              ensure_ascii=False))
+                    else:
+                        click.echo(_plain(p, pred, timestamps))
+            bar.update(len(group))
+    if failed:
+        click.echo(f"{failed} of {len(paths)} files failed", err=True)
+        sys.exit(1)
+
+
+class _NoBar:
+    """Stands in for a progress bar when output goes to a pipe."""
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n: int) -> None:
+        """Do nothing."""
+
+
+@main.command("eval")
+@click.argument("bundle", required=False)
+@click.option("--manifest", "eval_manifest", required=True, type=click.Path(dir_okay=False),
+              help="TSV/CSV with columns path, transcript, label.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
+              show_default=True)
+@classify_option
+@threads_option
+@provider_option
+def eval_command(bundle: Optional[str], eval_manifest: str, fmt: str, classify: str, threads: int,
+                 provider: str) -> None:
+    """Score a BUNDLE on labelled recordings: the model card's metrics."""
+    from .evaluate import evaluate, read_eval_manifest
+
+    try:
+        rec = _open(bundle or default_model(), threads, provider)
+        items = read_eval_manifest(Path(eval_manifest))
+        show = sys.stderr.isatty()
+        with click.progressbar(length=len(items), label="evaluating", file=sys.stderr) if show else _NoBar() as bar:
+            report = evaluate(rec, items, classify=classify, progress=lambda done, total: bar.update(1))
+    except PhonedgeError as exc:
+        _fail(exc)
+    if fmt == "json":
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    elif fmt == "markdown":
+        click.echo(report.format_markdown())
+    else:
+        click.echo(report.format_table())
+    if report.failures:
+        sys.exit(1)
+
+
+def _attach_export() -> None:
+    try:
+        from phonedge_export.cli import export
+    except ImportError:  # the runtime-only install of a trimmed wheel: no export command
+        return
+    main.add_command(export)
+
+
+_attach_export()

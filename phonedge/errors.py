@@ -1,0 +1,55 @@
+"""The typed error tree: every user mistake raises one of these with a message that says what to do."""
+
+from __future__ import annotations
+
+
+class PhonedgeError(Exception):
+    """Base class of every error phonedge raises on purpose."""
+
+
+class AudioError(PhonedgeError, ValueError):
+    """The audio given to the recogniser cannot be used."""
+
+
+class AudioFileNotFoundError(AudioError, FileNotFoundError):
+    """An audio path does not exist."""
+
+
+class AudioDecodeError(AudioError):
+    """A file exists but cannot be decoded as audio (empty, truncated, not audio)."""
+
+
+class AudioTooShortError(AudioError):
+    """The audio is shorter than the model's receptive field."""
+
+
+class InvalidAudioError(AudioError):
+    """An array input has the wrong type, shape, dtype, sample rate or non-finite samples."""
+
+
+class ModelBundleError(PhonedgeError):
+    """A bundle folder is missing, incomplete, corrupt or of another format version."""
+
+
+class BundleNotFoundError(ModelBundleError, FileNotFoundError):
+    """The bundle folder, its manifest or its ONNX file does not exist."""
+
+
+class ProviderError(PhonedgeError, ValueError):
+    """An ONNX Runtime execution provider was asked for that this installation lacks."""
+
+
+class ExportError(PhonedgeError):
+    """An export could not be done (bad checkpoint, bad output folder, failed parity gate)."""
+
+
+class MissingExtraError(PhonedgeError, ImportError):
+    """An optional dependency group (an extra such as ``export``) is not installed."""
+
+
+class EvalManifestError(PhonedgeError, ValueError):
+    """An eval manifest (TSV/CSV of path, transcript, label) is missing, empty or malformed."""
+
+
+class EvalManifestNotFoundError(EvalManifestError, FileNotFoundError):
+    """The eval manifest file does not exist."""

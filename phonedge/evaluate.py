@@ -1,0 +1,377 @@
+"""The ``phonedge eval`` engine: read an eval manifest, run the recogniser, report the card's figures."""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence
+
+from . import metrics
+from .errors import EvalManifestError, EvalManifestNotFoundError, PhonedgeError
+from .manifest import ClassLabel
+
+COLUMNS = ("path", "transcript", "label")
+UNKNOWN = "unknown"  # predicted label when the recogniser decides no class
+ERROR = "error"  # predicted label when the prediction raised a PhonedgeError
+DIGITS = 4
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """One utterance of the eval set: its audio, reference transcript and true label."""
+
+    path: Path
+    transcript: str
+    label: str
+
+
+@dataclass(frozen=True)
+class EvalPrediction:
+    """What the recogniser said about one item."""
+
+    path: str
+    reference: str
+    text: str
+    label: str
+    predicted: str
+
+
+@dataclass(frozen=True)
+class EvalFailure:
+    """An item whose prediction raised a PhonedgeError (counted as wrong, predicted label "error")."""
+
+    path: str
+    error: str
+    message: str
+
+
+class Prediction(Protocol):
+    """What ``recognizer.predict`` returns."""
+
+    text: str
+    label: Optional[str]
+
+
+class Recognizer(Protocol):
+    """The part of the recogniser that evaluation uses."""
+
+    labels: List[ClassLabel]
+
+    def predict(self, path: Path, *, labels: Sequence[ClassLabel], classify: str) -> Prediction:
+        """Transcribe one file and decide its class."""
+        ...
+
+
+@dataclass
+class EvalReport:
+    """All figures of one evaluation run, with the per-item predictions behind them."""
+
+    labels: List[ClassLabel]
+    report: Dict[str, Any]
+    wer: float
+    cer: float
+    confusion: List[List[int]]
+    n: int
+    exact_transcripts: float
+    failures: List[EvalFailure] = field(default_factory=list)
+    predictions: List[EvalPrediction] = field(default_factory=list)
+
+    @property
+    def label_names(self) -> List[str]:
+        """The class labels, in report order."""
+        return [item.label for item in self.labels]
+
+    @property
+    def outside_labels(self) -> int:
+        """How many predictions are no class ("unknown" or "error"), hence in no matrix column."""
+        names = set(self.label_names)
+        return sum(1 for p in self.predictions if p.predicted not in names)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain JSON-ready form (full precision)."""
+        return {
+            "labels": [asdict(item) for item in self.labels],
+            "n": self.n,
+            "report": self.report,
+            "wer": self.wer,
+            "cer": self.cer,
+            "exact_transcripts": self.exact_transcripts,
+            "confusion": self.confusion,
+            "failures": [asdict(item) for item in self.failures],
+            "predictions": [asdict(item) for item in self.predictions],
+        }
+
+    def format_table(self) -> str:
+        """Aligned text report like sklearn's, then Accuracy, Wer, Cer and the confusion matrix."""
+        names = self.label_names
+        head = [metrics.PRECISION, metrics.RECALL, metrics.F1, metrics.SUPPORT]
+        width = max(len(metrics.WEIGHTED), *(len(name) for name in names))
+        lines = [" " * width + "".join(f"{h:>12}" for h in head), ""]
+        for name in names:
+            lines.append(_table_row(name, self.report[name], width))
+        lines.append("")
+        accuracy = f"{self.report[metrics.ACCURACY]:.{DIGITS}f}"
+        lines.append(f"{metrics.ACCURACY:>{width}}" + " " * 24 + f"{accuracy:>12}{self.n:>12}")
+        lines.append(_table_row(metrics.MACRO, self.report[metrics.MACRO], width))
+        lines.append(_table_row(metrics.WEIGHTED, self.report[metrics.WEIGHTED], width))
+        lines += ["", f"Wer: {self.wer:.{DIGITS}f}", f"Cer: {self.cer:.{DIGITS}f}"]
+        lines += self._notes("")
+        lines += ["", "Mtrix (rows = true class, columns = predicted class):"]
+        lines += _matrix_text(names, self.confusion)
+        return "\n".join(lines) + "\n"
+
+    def format_markdown(self, title: Optional[str] = "Evaluation") -> str:
+        """A model-card markdown block: per-class table with averages, Accuracy, Wer, Cer, then the Mtrix."""
+        names = self.label_names
+        lines = [f"### {title}", ""] if title else []
+        lines += ["| Class | Precision | Recall | F1-score | Support |", "|---|---:|---:|---:|---:|"]
+        for name in names + [metrics.MACRO, metrics.WEIGHTED]:
+            lines.append(_markdown_row(name, self.report[name]))
+        lines += [
+            "",
+            f"- Accuracy: {self.report[metrics.ACCURACY]:.{DIGITS}f}",
+            f"- Wer: {self.wer:.{DIGITS}f}",
+            f"- Cer: {self.cer:.{DIGITS}f}",
+        ]
+        lines += self._notes("- ")
+        lines += ["- Mtrix:", ""]
+        lines.append("|  | " + " | ".join(_md(name) for name in names) + " |")
+        lines.append("|---|" + "---:|" * len(names))
+        for name, row in zip(names, self.confusion):
+            lines.append(f"| {_md(name)} | " + " | ".join(str(count) for count in row) + " |")
+        return "\n".join(lines) + "\n"
+
+    def _notes(self, prefix: str) -> List[str]:
+        """Lines about failures and predictions outside the classes, only when there are any."""
+        notes = []
+        if self.failures:
+            notes.append(f"{prefix}Failures: {len(self.failures)} of {self.n} items could not be predicted")
+        if self.outside_labels:
+            notes.append(
+                f"{prefix}Outside labels: {self.outside_labels} (predictions of no class, "
+                f"{UNKNOWN!r} or {ERROR!r}; in no matrix column)"
+            )
+        return notes
+
+
+def read_eval_manifest(path: Path) -> List[EvalItem]:
+    """Read a TSV/CSV eval manifest with a header naming ``path``, ``transcript`` and ``label``.
+
+    The delimiter is a tab for ``.tsv``, a comma for ``.csv``, otherwise a tab if the header has
+    one and a comma if not. Columns may come in any order; extra columns are ignored; blank lines
+    are skipped; relative audio paths resolve against the manifest's folder.
+
+    Raises:
+        EvalManifestNotFoundError: the file does not exist.
+        EvalManifestError: unreadable or empty file, a missing column, a row with the wrong number
+            of fields, or an empty path or label (each with the file and line number).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise EvalManifestNotFoundError(f"eval manifest not found: {path}")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalManifestError(f"{path}: cannot read the eval manifest as UTF-8 text ({exc})") from exc
+    if not text.strip():
+        raise EvalManifestError(f"{path}: the eval manifest is empty; it needs a header row {', '.join(COLUMNS)}")
+    reader = csv.reader(text.splitlines(keepends=True), delimiter=_delimiter(path, text))
+    try:
+        rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+    except csv.Error as exc:
+        raise EvalManifestError(f"{path}:{reader.line_num}: malformed row ({exc})") from exc
+    header_line, header = rows[0]
+    columns = _columns(path, header_line, header)
+    items = [_item(path, line, row, columns, len(header)) for line, row in rows[1:]]
+    if not items:
+        raise EvalManifestError(f"{path}: the eval manifest has a header but no rows")
+    return items
+
+
+def evaluate(
+    recognizer: Recognizer,
+    items: Sequence[EvalItem],
+    *,
+    labels: Optional[Sequence[ClassLabel]] = None,
+    classify: str = "ctc",
+    progress: Optional[Callable[[int, int], None]] = None,
+) -> EvalReport:
+    """Predict every item and compute the model card's figures.
+
+    Args:
+        recognizer: has ``labels`` (the bundle's classes, maybe empty) and
+            ``predict(path, labels=..., classify=...)`` returning ``.text`` and ``.label``.
+        items: the eval set, e.g. from ``read_eval_manifest``.
+        labels: the classes; default the recogniser's, else derived from the items.
+        classify: passed through to ``predict`` (how the class is decided).
+        progress: called as ``progress(done, total)`` after each item.
+
+    Returns:
+        The report. An item whose prediction raises a PhonedgeError is kept as wrong, with
+        predicted label "error" and an empty transcript (all deletions in Wer/Cer), and is listed
+        in ``failures``; a prediction with no label counts as "unknown".
+
+    Raises:
+        EvalManifestError: no items, an item's label is not a class, a class is named "error" or
+            "unknown", or derived classes conflict (one label with two transcripts).
+    """
+    if len(items) == 0:
+        raise EvalManifestError("the eval set is empty: give at least one item")
+    classes = _resolve_labels(labels, recognizer, items)
+    predictions, failures = [], []
+    for done, item in enumerate(items, start=1):
+        predictions.append(_predict(recognizer, item, classes, classify, failures))
+        if progress is not None:
+            progress(done, len(items))
+    return _report(classes, predictions, failures)
+
+
+def derive_labels(items: Sequence[EvalItem]) -> List[ClassLabel]:
+    """Classes from an eval set: one per label with its transcript, numeric labels first in numeric order."""
+    transcripts: Dict[str, str] = {}
+    for item in items:
+        known = transcripts.setdefault(item.label, _normalise(item.transcript))
+        if known != _normalise(item.transcript):
+            raise EvalManifestError(
+                f"label {item.label!r} has two transcripts, {known!r} and {_normalise(item.transcript)!r} "
+                f"(at {item.path}); give the classes explicitly or fix the manifest"
+            )
+    ordered = sorted(transcripts, key=_label_key)
+    return [ClassLabel(label=label, transcript=transcripts[label]) for label in ordered]
+
+
+def _delimiter(path: Path, text: str) -> str:
+    """Tab for .tsv, comma for .csv, else a tab if the first line has one."""
+    suffix = path.suffix.lower()
+    if suffix in (".tsv", ".csv"):
+        return "\t" if suffix == ".tsv" else ","
+    first = text.lstrip().splitlines()[0]
+    return "\t" if "\t" in first else ","
+
+
+def _columns(path: Path, line: int, header: List[str]) -> Dict[str, int]:
+    """Position of each required column in the header, or EvalManifestError."""
+    names = [cell.strip().lower() for cell in header]
+    missing = [name for name in COLUMNS if name not in names]
+    if missing:
+        raise EvalManifestError(
+            f"{path}:{line}: the header lacks column(s) {', '.join(missing)}; "
+            f"it must name {', '.join(COLUMNS)} (got {header})"
+        )
+    doubled = [name for name in COLUMNS if names.count(name) > 1]
+    if doubled:
+        raise EvalManifestError(f"{path}:{line}: the header names {', '.join(doubled)} more than once")
+    return {name: names.index(name) for name in COLUMNS}
+
+
+def _item(path: Path, line: int, row: List[str], columns: Dict[str, int], width: int) -> EvalItem:
+    """One EvalItem from a data row, or EvalManifestError naming the line."""
+    if len(row) != width:
+        raise EvalManifestError(f"{path}:{line}: expected {width} fields like the header, got {len(row)}")
+    audio, transcript, label = (row[columns[name]].strip() for name in COLUMNS)
+    if not audio:
+        raise EvalManifestError(f"{path}:{line}: the path field is empty")
+    if not label:
+        raise EvalManifestError(f"{path}:{line}: the label field is empty")
+    resolved = Path(audio) if Path(audio).is_absolute() else path.parent / audio
+    return EvalItem(path=resolved, transcript=transcript, label=label)
+
+
+def _resolve_labels(
+    labels: Optional[Sequence[ClassLabel]], recognizer: Recognizer, items: Sequence[EvalItem]
+) -> List[ClassLabel]:
+    """The classes to use, checked against the items."""
+    if labels is None:
+        labels = list(recognizer.labels or [])
+    classes = list(labels) if labels else derive_labels(items)
+    names = [item.label for item in classes]
+    if len(set(names)) != len(names):
+        raise EvalManifestError(f"class labels must be unique, got {names}")
+    clash = {UNKNOWN, ERROR} & set(names)
+    if clash:
+        raise EvalManifestError(f"{sorted(clash)} cannot be class labels: they mark items with no decision")
+    for item in items:
+        if item.label not in names:
+            raise EvalManifestError(
+                f"{item.path}: label {item.label!r} is not one of the classes {names}; "
+                "fix the eval manifest or give the classes explicitly"
+            )
+    return classes
+
+
+def _predict(
+    recognizer: Recognizer,
+    item: EvalItem,
+    classes: List[ClassLabel],
+    classify: str,
+    failures: List[EvalFailure],
+) -> EvalPrediction:
+    """Predict one item, recording a PhonedgeError as a failure instead of raising."""
+    try:
+        result = recognizer.predict(item.path, labels=classes, classify=classify)
+    except PhonedgeError as exc:
+        failures.append(EvalFailure(path=str(item.path), error=type(exc).__name__, message=str(exc)))
+        return EvalPrediction(str(item.path), item.transcript, "", item.label, ERROR)
+    predicted = UNKNOWN if result.label is None else str(result.label)
+    return EvalPrediction(str(item.path), item.transcript, result.text, item.label, predicted)
+
+
+def _report(
+    classes: List[ClassLabel], predictions: List[EvalPrediction], failures: List[EvalFailure]
+) -> EvalReport:
+    """Compute every figure from the per-item predictions."""
+    names = [item.label for item in classes]
+    y_true = [p.label for p in predictions]
+    y_pred = [p.predicted for p in predictions]
+    refs = [p.reference for p in predictions]
+    hyps = [p.text for p in predictions]
+    exact = sum(_normalise(p.reference) == _normalise(p.text) for p in predictions)
+    return EvalReport(
+        labels=classes,
+        report=metrics.classification_report(y_true, y_pred, names),
+        wer=metrics.wer(refs, hyps),
+        cer=metrics.cer(refs, hyps),
+        confusion=metrics.confusion_matrix(y_true, y_pred, names),
+        n=len(predictions),
+        exact_transcripts=exact / len(predictions),
+        failures=failures,
+        predictions=predictions,
+    )
+
+
+def _normalise(text: str) -> str:
+    """Whitespace-normalised transcript (the units that Wer compares)."""
+    return " ".join(text.split())
+
+
+def _label_key(label: str) -> tuple:
+    """Sort key: integer labels first by value, then the rest alphabetically."""
+    return (0, int(label), "") if re.fullmatch(r"-?\d+", label) else (1, 0, label)
+
+
+def _table_row(name: str, figures: Dict[str, Any], width: int) -> str:
+    """One aligned row of the text report."""
+    values = [f"{figures[key]:.{DIGITS}f}" for key in (metrics.PRECISION, metrics.RECALL, metrics.F1)]
+    return f"{name:>{width}}" + "".join(f"{v:>12}" for v in values) + f"{figures[metrics.SUPPORT]:>12}"
+
+
+def _markdown_row(name: str, figures: Dict[str, Any]) -> str:
+    """One row of the markdown table."""
+    values = [f"{figures[key]:.{DIGITS}f}" for key in (metrics.PRECISION, metrics.RECALL, metrics.F1)]
+    return f"| {_md(name)} | " + " | ".join(values) + f" | {figures[metrics.SUPPORT]} |"
+
+
+def _matrix_text(names: List[str], confusion: List[List[int]]) -> List[str]:
+    """The confusion matrix as aligned text with a header row of labels."""
+    width = max([len(name) for name in names] + [len(str(c)) for row in confusion for c in row]) + 2
+    lines = [" " * width + "".join(f"{name:>{width}}" for name in names)]
+    for name, row in zip(names, confusion):
+        lines.append(f"{name:>{width}}" + "".join(f"{count:>{width}}" for count in row))
+    return lines
+
+
+def _md(text: str) -> str:
+    """Escape a pipe so a label cannot break a markdown table."""
+    return text.replace("|", "\\|")

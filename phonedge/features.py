@@ -1,0 +1,30 @@
+"""wav2vec2 input normalisation, as ``Wav2Vec2FeatureExtractor`` computes it."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+# Wav2Vec2FeatureExtractor.zero_mean_unit_var_norm adds this to the variance.
+VARIANCE_EPSILON = 1e-7
+
+
+def normalize(samples: NDArray[np.floating], do_normalize: bool = True) -> NDArray[np.float32]:
+    """Zero mean, unit variance over one utterance, in float32 like the Hugging Face extractor."""
+    x = np.asarray(samples, dtype=np.float32)
+    if not do_normalize:
+        return x
+    return (x - x.mean()) / np.sqrt(x.var() + VARIANCE_EPSILON)
+
+
+def pad_batch(
+    items: list[NDArray[np.float32]], padding_value: float = 0.0
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """Right-pad normalised utterances into one batch and return it with its attention mask."""
+    width = max(len(x) for x in items)
+    batch = np.full((len(items), width), padding_value, dtype=np.float32)
+    mask = np.zeros((len(items), width), dtype=np.int64)
+    for row, x in enumerate(items):
+        batch[row, : len(x)] = x
+        mask[row, : len(x)] = 1
+    return batch, mask

@@ -1,0 +1,158 @@
+"""The bundle manifest (``phonedge.json``): the versioned contract between export and runtime."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import BundleNotFoundError, ModelBundleError
+
+MANIFEST_NAME = "phonedge.json"
+FORMAT_NAME = "phonedge-bundle"
+FORMAT_VERSION = 1
+TOKENIZER_KINDS = ("Wav2Vec2CTCTokenizer", "Wav2Vec2PhonemeCTCTokenizer")
+
+
+@dataclass(frozen=True)
+class AudioSpec:
+    """How raw audio becomes model input."""
+
+    sample_rate: int = 16_000
+    do_normalize: bool = True
+    padding_value: float = 0.0
+    return_attention_mask: bool = True
+    feat_extract_norm: str = "layer"
+    frame_stride: int = 320
+    receptive_field: int = 400
+
+
+@dataclass(frozen=True)
+class TokenizerSpec:
+    """Everything the CTC decoder needs to reproduce the Hugging Face tokenizer's ``batch_decode``."""
+
+    kind: str
+    vocab: list[str]
+    blank_id: int
+    pad_token: str = "<pad>"
+    unk_token: str = "<unk>"
+    special_tokens: list[str] = field(default_factory=list)
+    word_delimiter_token: str | None = "|"
+    phone_delimiter_token: str = " "
+    do_lower_case: bool = False
+    clean_up_tokenization_spaces: bool = False
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    """The ONNX file and how to feed it."""
+
+    file: str
+    inputs: list[str]
+    output: str = "logits"
+    quantization: dict[str, Any] = field(default_factory=dict)
+    sha256: str = ""
+    size_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class ClassLabel:
+    """One class of the model card: its label, name and reference transcript."""
+
+    label: str
+    transcript: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The whole manifest of a bundle."""
+
+    audio: AudioSpec
+    tokenizer: TokenizerSpec
+    graph: GraphSpec
+    labels: list[ClassLabel] = field(default_factory=list)
+    source: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    parity: dict[str, Any] = field(default_factory=dict)
+    format: str = FORMAT_NAME
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def has_attention_mask(self) -> bool:
+        """Whether the graph takes an attention mask (so padded batches keep per-item results)."""
+        return "attention_mask" in self.graph.inputs
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form."""
+        return asdict(self)
+
+    def dumps(self) -> str:
+        """JSON text of the manifest."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "manifest") -> Manifest:
+        """Build and validate a manifest from its JSON form."""
+        if not isinstance(data, dict):
+            raise ModelBundleError(f"{where}: expected a JSON object, got {type(data).__name__}")
+        if data.get("format") != FORMAT_NAME:
+            raise ModelBundleError(f"{where}: not a phonedge bundle manifest (format={data.get('format')!r})")
+        version = data.get("format_version")
+        if version != FORMAT_VERSION:
+            raise ModelBundleError(
+                f"{where}: bundle format version {version!r}, this phonedge reads version "
+                f"{FORMAT_VERSION}; re-export the model with this phonedge version"
+            )
+        try:
+            manifest = cls(
+                audio=AudioSpec(**data["audio"]),
+                tokenizer=TokenizerSpec(**data["tokenizer"]),
+                graph=GraphSpec(**data["graph"]),
+                labels=[ClassLabel(**item) for item in data.get("labels", [])],
+                source=dict(data.get("source", {})),
+                versions=dict(data.get("versions", {})),
+                parity=dict(data.get("parity", {})),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ModelBundleError(f"{where}: missing or unexpected field ({exc}); re-export the bundle") from exc
+        manifest.validate(where)
+        return manifest
+
+    def validate(self, where: str = "manifest") -> None:
+        """Raise ModelBundleError when fields contradict each other."""
+        tok, audio = self.tokenizer, self.audio
+        problems = []
+        if tok.kind not in TOKENIZER_KINDS:
+            problems.append(f"tokenizer kind {tok.kind!r} is not one of {', '.join(TOKENIZER_KINDS)}")
+        if not tok.vocab:
+            problems.append("the vocabulary is empty")
+        elif not 0 <= tok.blank_id < len(tok.vocab):
+            problems.append(f"blank_id {tok.blank_id} is outside the vocabulary of {len(tok.vocab)}")
+        if audio.sample_rate <= 0 or audio.frame_stride <= 0 or audio.receptive_field <= 0:
+            problems.append("sample_rate, frame_stride and receptive_field must be positive")
+        if "input_values" not in self.graph.inputs:
+            problems.append(f"graph inputs {self.graph.inputs} lack 'input_values'")
+        if problems:
+            raise ModelBundleError(f"{where}: " + "; ".join(problems))
+
+
+def read_manifest(bundle: Path) -> Manifest:
+    """Read and validate ``bundle/phonedge.json``."""
+    bundle = Path(bundle)
+    if not bundle.exists():
+        raise BundleNotFoundError(f"model bundle not found: {bundle} (create one with 'phonedge export')")
+    if not bundle.is_dir():
+        raise ModelBundleError(f"model bundle must be a folder, got a file: {bundle}")
+    path = bundle / MANIFEST_NAME
+    if not path.is_file():
+        raise BundleNotFoundError(
+            f"{bundle} is not a phonedge bundle: {MANIFEST_NAME} is missing "
+            "(an interrupted export leaves none; export again)"
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelBundleError(f"{path}: corrupt manifest, not valid JSON ({exc}); export again") from exc
+    return Manifest.from_dict(data, where=str(path))

@@ -1,0 +1,164 @@
+"""Class decisions from model output: exact CTC likelihood per class, or the nearest transcript."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+def log_softmax(logits: NDArray[np.floating], axis: int = -1) -> NDArray[np.floating]:
+    """Stable log-softmax along ``axis``; float inputs keep their dtype, all -inf rows stay -inf."""
+    x = np.asarray(logits)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
+    peak = np.max(x, axis=axis, keepdims=True)
+    peak = np.where(np.isfinite(peak), peak, 0.0).astype(x.dtype)
+    shifted = x - peak
+    with np.errstate(divide="ignore"):
+        total = np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    return shifted - np.where(np.isfinite(total), total, 0.0).astype(x.dtype)
+
+
+def ctc_log_likelihood(log_probs: NDArray[np.floating], target: Sequence[int], blank: int) -> float:
+    """Exact log p(target | frames) by the CTC forward algorithm; -inf when the target cannot fit.
+
+    Args:
+        log_probs: (T, V) per-frame log-probabilities (apply ``log_softmax`` to raw logits first).
+        target: label ids, none of them ``blank``; may be empty.
+        blank: the blank id.
+
+    Returns:
+        The log-likelihood, as a Python float; ``-inf`` when T is shorter than the target plus
+        one frame per adjacent repeat; the sum of the blank log-probabilities for an empty target.
+
+    Raises:
+        ValueError: log_probs is not 2-D or holds NaN/+inf, blank or a label is out of range,
+            or the target holds the blank.
+    """
+    lp = _check_log_probs(log_probs)
+    _check_blank(blank, lp.shape[1])
+    return _forward(lp, _check_target(target, lp.shape[1], blank), blank)
+
+
+def class_log_likelihoods(
+    log_probs: NDArray[np.floating], targets: Sequence[Sequence[int]], blank: int
+) -> NDArray[np.float64]:
+    """CTC log-likelihood of each class's target, as a (C,) float64 array (-inf where a target cannot fit)."""
+    lp = _check_log_probs(log_probs)
+    _check_blank(blank, lp.shape[1])
+    if len(targets) == 0:
+        raise ValueError("targets is empty: give at least one class target")
+    checked = [_check_target(target, lp.shape[1], blank) for target in targets]
+    return np.array([_forward(lp, target, blank) for target in checked], dtype=np.float64)
+
+
+def class_posteriors(
+    log_probs: NDArray[np.floating], targets: Sequence[Sequence[int]], blank: int
+) -> NDArray[np.float64]:
+    """Posterior of each class under a uniform prior (softmax of the log-likelihoods); uniform if none fits.
+
+    When every target is impossible (all log-likelihoods -inf) the result is uniform, 1/C each:
+    nothing favours any class. Callers that must tell "no class fits" apart should check
+    ``class_log_likelihoods`` for all -inf, since an argmax of a uniform vector picks index 0.
+    """
+    return posteriors_from_log_likelihoods(class_log_likelihoods(log_probs, targets, blank))
+
+
+def posteriors_from_log_likelihoods(log_likelihoods: NDArray[np.floating]) -> NDArray[np.float64]:
+    """Softmax over a (C,) vector of class log-likelihoods; uniform when all are -inf."""
+    scores = np.asarray(log_likelihoods, dtype=np.float64)
+    if scores.ndim != 1 or scores.size == 0:
+        raise ValueError(f"expected a non-empty 1-D vector of log-likelihoods, got shape {scores.shape}")
+    if np.isnan(scores).any() or np.isposinf(scores).any():
+        raise ValueError("log-likelihoods must not hold NaN or +inf")
+    if np.isneginf(scores).all():
+        return np.full(scores.shape, 1.0 / scores.size)
+    return np.exp(log_softmax(scores))
+
+
+def edit_distance(a: Sequence[str], b: Sequence[str]) -> int:
+    """Levenshtein distance between two unit sequences (unit cost for substitution, insertion, deletion)."""
+    codes: dict[str, int] = {}
+    left = np.array([codes.setdefault(unit, len(codes)) for unit in a], dtype=np.int64)
+    right = np.array([codes.setdefault(unit, len(codes)) for unit in b], dtype=np.int64)
+    columns = np.arange(len(right) + 1, dtype=np.int64)
+    row = columns.copy()
+    for i, unit in enumerate(left, start=1):
+        diagonal = row[:-1] + (right != unit)
+        from_above = row[1:] + 1
+        candidate = np.concatenate(([i], np.minimum(diagonal, from_above)))
+        # An insertion chain along the row is a running minimum of (cost - column) plus column.
+        row = np.minimum.accumulate(candidate - columns) + columns
+    return int(row[-1])
+
+
+def nearest_class(units: Sequence[str], class_units: Sequence[Sequence[str]]) -> int:
+    """Index of the class transcript closest to ``units`` by edit distance; ties go to the lowest index."""
+    if len(class_units) == 0:
+        raise ValueError("class_units is empty: give at least one class transcript")
+    distances = [edit_distance(units, candidate) for candidate in class_units]
+    return int(np.argmin(distances))
+
+
+def _check_log_probs(log_probs: NDArray[np.floating]) -> NDArray[np.float64]:
+    """Return log_probs as a (T, V) float64 array, or raise ValueError."""
+    lp = np.asarray(log_probs, dtype=np.float64)
+    if lp.ndim != 2 or lp.shape[1] == 0:
+        raise ValueError(f"log_probs must be a (frames, vocabulary) array, got shape {lp.shape}")
+    if np.isnan(lp).any() or np.isposinf(lp).any():
+        raise ValueError("log_probs holds NaN or +inf; pass log_softmax(logits) of finite logits")
+    return lp
+
+
+def _check_blank(blank: int, vocab_size: int) -> None:
+    """Raise ValueError unless blank is a valid id."""
+    if not 0 <= int(blank) < vocab_size:
+        raise ValueError(f"blank id {blank} is outside the vocabulary of {vocab_size}")
+
+
+def _check_target(target: Sequence[int], vocab_size: int, blank: int) -> NDArray[np.int64]:
+    """Return target as a 1-D int64 array of valid non-blank ids, or raise ValueError."""
+    raw = np.asarray(target)
+    if raw.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if raw.ndim != 1 or not np.issubdtype(raw.dtype, np.integer):
+        raise ValueError(f"a target must be a flat sequence of integer label ids, got {target!r}")
+    ids = raw.astype(np.int64)
+    if ((ids < 0) | (ids >= vocab_size)).any():
+        raise ValueError(f"target {ids.tolist()} holds ids outside the vocabulary of {vocab_size}")
+    if (ids == blank).any():
+        raise ValueError(f"target {ids.tolist()} holds the blank id {blank}; targets are labels only")
+    return ids
+
+
+def _min_frames(target: NDArray[np.int64]) -> int:
+    """Fewest frames a CTC path for target needs: one per label plus a blank between repeats."""
+    return int(target.size + np.count_nonzero(target[1:] == target[:-1]))
+
+
+def _forward(lp: NDArray[np.float64], target: NDArray[np.int64], blank: int) -> float:
+    """The CTC forward recursion in log space over the blank-interleaved label sequence."""
+    frames = lp.shape[0]
+    if frames < _min_frames(target):
+        return float("-inf")
+    if target.size == 0:
+        return float(lp[:, blank].sum())
+    extended = np.full(2 * target.size + 1, blank, dtype=np.int64)
+    extended[1::2] = target
+    emissions = lp[:, extended]
+    # A path may jump over a blank only between two different labels.
+    can_skip = np.zeros(extended.size, dtype=bool)
+    can_skip[3::2] = target[1:] != target[:-1]
+    alpha = np.full(extended.size, -np.inf)
+    alpha[:2] = emissions[0, :2]
+    stay_or_step = np.empty_like(alpha)
+    skip = np.empty_like(alpha)
+    for t in range(1, frames):
+        stay_or_step[0] = alpha[0]
+        np.logaddexp(alpha[1:], alpha[:-1], out=stay_or_step[1:])
+        skip[:2] = -np.inf
+        skip[2:] = np.where(can_skip[2:], alpha[:-2], -np.inf)
+        alpha = np.logaddexp(stay_or_step, skip) + emissions[t]
+    return float(np.logaddexp(alpha[-1], alpha[-2]))

@@ -1,0 +1,75 @@
+"""The ONNX Runtime session: provider choice, threads and graph optimisation, set per session only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelBundleError, ProviderError
+
+PROVIDERS = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+}
+OPT_LEVELS = ("disable", "basic", "extended", "all")
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """How to run the graph: provider, threads (0 = ONNX Runtime's default) and optimisation level."""
+
+    provider: str = "cpu"
+    intra_op_threads: int = 0
+    inter_op_threads: int = 0
+    graph_optimization: str = "all"
+
+
+def _provider_chain(name: str, available: list[str]) -> list[str]:
+    """Requested provider first, then the fallbacks ONNX Runtime should use for unsupported nodes."""
+    key = name.lower()
+    if key not in PROVIDERS:
+        raise ProviderError(f"unknown provider {name!r}; choose one of {', '.join(PROVIDERS)}")
+    wanted = PROVIDERS[key]
+    if wanted not in available:
+        hint = " (install phonedge[gpu], i.e. onnxruntime-gpu, and a CUDA driver)" if key != "cpu" else ""
+        raise ProviderError(
+            f"provider {key!r} ({wanted}) is not available in this onnxruntime; "
+            f"available: {', '.join(available)}{hint}"
+        )
+    chain = [wanted]
+    if key == "tensorrt" and PROVIDERS["cuda"] in available:
+        chain.append(PROVIDERS["cuda"])
+    if wanted != PROVIDERS["cpu"]:
+        chain.append(PROVIDERS["cpu"])
+    return chain
+
+
+def create_session(model_path: Path, config: SessionConfig) -> Any:
+    """Open an ``onnxruntime.InferenceSession`` for the bundle's graph."""
+    import onnxruntime as ort
+
+    if config.graph_optimization not in OPT_LEVELS:
+        raise ProviderError(
+            f"graph_optimization must be one of {', '.join(OPT_LEVELS)}, got {config.graph_optimization!r}"
+        )
+    if config.intra_op_threads < 0 or config.inter_op_threads < 0:
+        raise ProviderError("thread counts must be >= 0 (0 lets ONNX Runtime choose)")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = config.intra_op_threads
+    options.inter_op_num_threads = config.inter_op_threads
+    options.graph_optimization_level = {
+        "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }[config.graph_optimization]
+    providers = _provider_chain(config.provider, ort.get_available_providers())
+    try:
+        return ort.InferenceSession(str(model_path), sess_options=options, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
+        raise ModelBundleError(
+            f"ONNX Runtime cannot load {model_path}: {str(exc).strip().splitlines()[0][:300]} "
+            "(the file is corrupt or was written by an incompatible exporter; export the bundle again)"
+        ) from exc

@@ -1,0 +1,156 @@
+"""The recogniser against the PyTorch reference: logits, transcripts, batches, threads, chunking."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import phonedge
+from phonedge.audio import load_audio
+from phonedge.errors import PhonedgeError
+
+RATE = 16000
+
+
+def signals(seed: int, lengths: list[int]) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for n in lengths:
+        t = np.arange(n) / RATE
+        x = 0.3 * np.sin(2 * np.pi * rng.uniform(100, 900) * t) * np.sin(2 * np.pi * rng.uniform(1, 5) * t)
+        out.append((x + rng.normal(0, 0.05, n)).astype(np.float32))
+    return out
+
+
+def hf_reference(model_dir: Path, audio: np.ndarray) -> tuple[np.ndarray, str]:
+    """Logits and transcript from Wav2Vec2Processor + Wav2Vec2ForCTC (the PyTorch reference)."""
+    import torch
+    from transformers import Wav2Vec2ForCTC, Wav2Vec2Processor
+
+    processor = Wav2Vec2Processor.from_pretrained(str(model_dir))
+    model = Wav2Vec2ForCTC.from_pretrained(str(model_dir)).eval()
+    feats = processor(audio, sampling_rate=RATE, return_tensors="pt")
+    with torch.inference_mode():
+        logits = model(**feats).logits[0].numpy()
+    return logits, processor.batch_decode(logits.argmax(-1)[None])[0]
+
+
+@pytest.mark.parametrize("which", ["layer", "group"])
+def test_logits_and_text_match_pytorch(which: str, request: pytest.FixtureRequest) -> None:
+    model_dir = request.getfixturevalue(f"{which}_model")
+    rec = phonedge.load(request.getfixturevalue(f"{which}_bundle"))
+    for x in signals(3, [400, 401, 3200, 16000, 40123]):
+        pred = rec.predict(x, RATE, return_logits=True)
+        ref_logits, ref_text = hf_reference(model_dir, x)
+        assert pred.logits is not None and pred.logits.shape == ref_logits.shape
+        assert float(np.abs(pred.logits - ref_logits).max()) <= 1e-4
+        assert pred.text == ref_text
+
+
+def test_real_recordings_match_pytorch(reference_model: Path, reference_bundles: dict, real_recordings: list) -> None:
+    """8 kHz FSDD recordings: phonedge's soxr resampling + fp32 graph vs the PyTorch model on the same samples."""
+    rec = phonedge.load(reference_bundles["none"])
+    for path in real_recordings:
+        pred = rec.predict(path, return_logits=True)
+        ref_logits, ref_text = hf_reference(reference_model, load_audio(path, None, RATE, 400))
+        assert float(np.abs(pred.logits - ref_logits).max()) <= 1e-4
+        assert pred.text == ref_text
+
+
+def test_other_formats_and_rates_same_transcript(reference_bundles: dict, real_recordings: list, tmp_path: Path) -> None:
+    import soxr
+
+    rec = phonedge.load(reference_bundles["none"])
+    for path in real_recordings[:4]:
+        base = rec.predict(path).text
+        audio, rate = sf.read(path, dtype="float32")
+        for fmt, sr in (("flac", 8000), ("wav", 16000), ("wav", 44100), ("ogg", 22050)):
+            out = tmp_path / f"{path.stem}_{sr}.{fmt}"
+            sf.write(out, soxr.resample(audio, rate, sr), sr)
+            assert rec.predict(out).text == base, (out, base)
+
+
+def test_timestamps_and_confidences(layer_bundle: Path) -> None:
+    rec = phonedge.load(layer_bundle)
+    pred = rec.predict(signals(4, [48000])[0], RATE)
+    assert pred.duration == pytest.approx(3.0)
+    assert 0.0 < pred.confidence <= 1.0
+    ends = [0.0]
+    for tok in pred.tokens:
+        assert ends[-1] <= tok.start < tok.end <= pred.duration + 0.02
+        assert 0.0 < tok.confidence <= 1.0
+        assert (tok.start * RATE / 320) == pytest.approx(round(tok.start * RATE / 320))
+        ends.append(tok.end)
+    assert pred.token_ids == [t.id for t in pred.tokens]
+    d = pred.to_dict()
+    assert d["text"] == pred.text and len(d["tokens"]) == len(pred.tokens)
+
+
+@pytest.mark.parametrize("which", ["layer_bundle", "layer_bundle_nomask", "group_bundle"])
+@pytest.mark.parametrize("batch_size", [1, 3, 8])
+def test_batch_equals_one_by_one(which: str, batch_size: int, request: pytest.FixtureRequest) -> None:
+    rec = phonedge.load(request.getfixturevalue(which))
+    items = signals(5, [16000, 4000, 16000, 9999, 400, 23456, 4000])
+    single = [rec.predict(x, RATE, return_logits=True) for x in items]
+    batch = rec.predict_batch(items, RATE, batch_size=batch_size, return_logits=True)
+    assert [p.text for p in batch] == [p.text for p in single]
+    for a, b in zip(batch, single):
+        assert a.logits.shape == b.logits.shape
+        assert float(np.abs(a.logits - b.logits).max()) <= 1e-4
+
+
+def test_mask_graph_is_used_for_layer_norm(layer_bundle: Path, layer_bundle_nomask: Path, group_bundle: Path) -> None:
+    assert "attention_mask" in phonedge.load(layer_bundle).input_names
+    assert "attention_mask" not in phonedge.load(layer_bundle_nomask).input_names
+    assert "attention_mask" not in phonedge.load(group_bundle).input_names
+
+
+def test_threads_give_serial_results(layer_bundle: Path) -> None:
+    rec = phonedge.load(layer_bundle, threads=1)
+    items = signals(6, [8000 + 811 * i for i in range(12)])
+    serial = [rec.predict(x, RATE, return_logits=True) for x in items]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(lambda x: rec.predict(x, RATE, return_logits=True), items))
+    for a, b in zip(serial, parallel):
+        assert a.text == b.text
+        np.testing.assert_array_equal(a.logits, b.logits)
+
+
+def test_chunked_equals_unchunked_on_real_speech(reference_bundles: dict) -> None:
+    """Twelve real digits in a row (~6 s): 2 s chunks with 0.4 s strides vs one pass."""
+    files = sorted((Path(__file__).resolve().parents[1] / "reference" / "audio").glob("*_jackson_*.wav"))[:12]
+    gap = np.zeros(1600, np.float32)
+    audio = np.concatenate([np.concatenate([load_audio(f, None, RATE, 400), gap]) for f in files])
+    whole = phonedge.load(reference_bundles["none"])
+    chunked = phonedge.load(reference_bundles["none"], chunking=phonedge.ChunkPlan(2.0, 0.4, 0.4))
+    a, b = whole.predict(audio, RATE, return_logits=True), chunked.predict(audio, RATE, return_logits=True)
+    assert a.logits.shape == b.logits.shape
+    assert a.text == b.text
+    assert len(a.text.split()) >= 24
+
+
+def test_classes_from_bundle_labels(reference_bundles: dict, real_recordings: list) -> None:
+    rec = phonedge.load(reference_bundles["int8"])
+    assert [lab.label for lab in rec.labels] == ["0", "1", "2", "3"]
+    for path in real_recordings:
+        pred = rec.predict(path)
+        assert pred.label_probs is not None
+        assert sum(pred.label_probs.values()) == pytest.approx(1.0, abs=1e-5)
+        assert pred.label == max(pred.label_probs, key=pred.label_probs.get)
+        nearest = rec.predict(path, classify="nearest")
+        assert nearest.label in {"0", "1", "2", "3"} and nearest.label_probs is None
+
+
+def test_bad_classify_and_batch_args(layer_bundle: Path) -> None:
+    rec = phonedge.load(layer_bundle)
+    x = signals(7, [8000])[0]
+    with pytest.raises(PhonedgeError, match="classify must be"):
+        rec.predict(x, RATE, classify="vote")
+    with pytest.raises(PhonedgeError, match="batch_size"):
+        rec.predict_batch([x], RATE, batch_size=0)
+    with pytest.raises(PhonedgeError, match="list of inputs"):
+        rec.predict_batch(x, RATE)
