@@ -57,7 +57,9 @@ def resolve_model(model: str | Path, progress: Callable[[str], None] | None = No
         return path
     text = str(model)
     if not is_hub_id(text):
-        raise ExportError(f"model folder not found: {path} (give a local checkpoint folder or a hub id like owner/name)")
+        raise ExportError(
+            f"model folder not found: {path} (give a local checkpoint folder or a hub id like owner/name)"
+        )
     if progress is not None:
         progress(f"downloading {text} from the Hugging Face Hub")
     try:
@@ -229,7 +231,13 @@ def load_model(folder: Path) -> Any:
     from transformers import Wav2Vec2ForCTC
 
     try:
-        model = Wav2Vec2ForCTC.from_pretrained(folder)
+        model, info = Wav2Vec2ForCTC.from_pretrained(folder, output_loading_info=True)
     except (OSError, ValueError, RuntimeError) as exc:
         raise ExportError(f"{folder}: cannot load the model weights ({exc})") from exc
+    head = sorted(key for key in info.get("missing_keys", ()) if key.startswith("lm_head."))
+    if head:
+        raise ExportError(
+            f"{folder}: the weights lack the CTC head ({', '.join(head)}); this is not a CTC fine-tuned "
+            "checkpoint, fine-tune it with a CTC head first"
+        )
     return model.eval()

@@ -1,12 +1,16 @@
 """Long audio in bounded memory: overlapping chunks whose stride frames are dropped before merging.
 
-The scheme is the one of the transformers ASR pipeline (``chunk_length_s``/``stride_length_s``):
-each chunk carries ``left`` and ``right`` context samples; the logits of those context frames are
-cut off (by the chunk's frames-per-sample ratio, rounded) and the rest are concatenated.
+The scheme is the transformers ASR pipeline's (``chunk_length_s`` and left/right
+``stride_length_s``): each chunk carries left and right context whose logits are cut off before
+the rest are concatenated. Unlike the pipeline, which converts strides to frames by a rounded
+ratio, chunks here start on the model's frame grid (multiples of the conv stride), so chunk frame
+``f`` is exactly global frame ``start / stride + f``: the kept frames tile the utterance with no
+frame lost or doubled, and chunked output has exactly the unchunked frame count.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -15,24 +19,24 @@ from .errors import PhonedgeError
 
 @dataclass(frozen=True)
 class Chunk:
-    """One window of the input: sample range plus how many context samples to drop on each side."""
+    """One window: its sample range, and the range of its own output frames to keep."""
 
     start: int
     stop: int
-    left: int
-    right: int
+    keep_from: int
+    keep_to: int
 
 
 @dataclass(frozen=True)
 class ChunkPlan:
-    """Chunk length and left/right strides, in seconds."""
+    """Chunk length and left/right context, in seconds (default: 20 s chunks, 4 s each side)."""
 
     chunk_s: float = 20.0
     left_s: float = 4.0
     right_s: float = 4.0
 
     def __post_init__(self) -> None:
-        """Reject strides that leave no step between chunks."""
+        """Reject context that leaves no step between chunks."""
         if self.chunk_s <= 0 or self.left_s < 0 or self.right_s < 0:
             raise PhonedgeError(f"chunk length must be > 0 and strides >= 0, got {self}")
         if self.left_s + self.right_s >= self.chunk_s:
@@ -40,22 +44,31 @@ class ChunkPlan:
                 f"strides {self.left_s} s + {self.right_s} s must be shorter than the chunk ({self.chunk_s} s)"
             )
 
-    def windows(self, n_samples: int, rate: int) -> Iterator[Chunk]:
-        """The chunks covering ``n_samples``; one whole chunk when the audio fits in one."""
-        length = int(round(self.chunk_s * rate))
-        left, right = int(round(self.left_s * rate)), int(round(self.right_s * rate))
+    def chunk_samples(self, rate: int, stride: int, receptive_field: int) -> int:
+        """Samples in one full chunk (a whole number of frames)."""
+        return self._frames(rate, stride)[0] * stride + receptive_field - stride
+
+    def _frames(self, rate: int, stride: int) -> tuple[int, int, int]:
+        length = max(1, round(self.chunk_s * rate / stride))
+        left = round(self.left_s * rate / stride)
+        # At least one frame of right context: a chunk's last frame needs samples past its end.
+        right = max(1, math.ceil(self.right_s * rate / stride))
+        if length - left - right < 1:
+            raise PhonedgeError(f"{self} leaves no frame to keep per chunk at a {stride}-sample frame stride")
+        return length, left, right
+
+    def windows(self, n_samples: int, rate: int, stride: int, receptive_field: int) -> Iterator[Chunk]:
+        """The chunks covering ``n_samples``: one when the audio fits in a chunk."""
+        length, left, right = self._frames(rate, stride)
+        size = self.chunk_samples(rate, stride, receptive_field)
         step = length - left - right
-        for start in range(0, n_samples, step):
-            stop = min(start + length, n_samples)
-            last = start + length >= n_samples
-            chunk = Chunk(start, stop, 0 if start == 0 else left, 0 if last else right)
-            if stop - start > chunk.left:
-                yield chunk
+        start_frame = 0
+        while True:
+            start = start_frame * stride
+            stop = min(start + size, n_samples)
+            last = stop == n_samples
+            frames = (stop - start - receptive_field) // stride + 1
+            yield Chunk(start, stop, 0 if start == 0 else left, frames if last else length - right)
             if last:
                 return
-
-
-def frames_to_drop(chunk: Chunk, n_frames: int) -> tuple[int, int]:
-    """Frames of left and right context to cut from a chunk's logits."""
-    ratio = n_frames / (chunk.stop - chunk.start)
-    return int(round(chunk.left * ratio)), int(round(chunk.right * ratio))
+            start_frame += step

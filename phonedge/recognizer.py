@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .audio import PathLike, load_audio
-from .chunking import ChunkPlan, frames_to_drop
+from .chunking import ChunkPlan
 from .ctc import CTCDecoder
 from .errors import BundleNotFoundError, InvalidAudioError, ModelBundleError, PhonedgeError
 from .features import normalize, pad_batch
@@ -77,32 +77,34 @@ class Recognizer:
     def _prepare(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
         return normalize(x, self.manifest.audio.do_normalize)
 
+    def _chunk_limit(self) -> int:
+        audio = self.manifest.audio
+        return self.chunking.chunk_samples(self.sample_rate, audio.frame_stride, audio.receptive_field)
+
     def logits(self, samples: NDArray[np.float32]) -> NDArray[np.float32]:
         """Logits (frames, classes) of mono float32 samples at the model rate, chunked when long."""
-        rate = self.sample_rate
-        plan = self.chunking
-        if len(samples) <= int(round(plan.chunk_s * rate)):
+        if len(samples) <= self._chunk_limit():
             return self._run(self._prepare(samples)[None, :], None)[0]
+        audio = self.manifest.audio
         pieces = []
-        floor = self.manifest.audio.receptive_field
-        for chunk in plan.windows(len(samples), rate):
-            window = samples[chunk.start : chunk.stop]
-            if len(window) < floor:
-                window = np.pad(window, (0, floor - len(window)))
-            out = self._run(self._prepare(window)[None, :], None)[0]
-            left, right = frames_to_drop(chunk, out.shape[0])
-            pieces.append(out[left : out.shape[0] - right])
+        for chunk in self.chunking.windows(len(samples), self.sample_rate, audio.frame_stride, audio.receptive_field):
+            out = self._run(self._prepare(samples[chunk.start : chunk.stop])[None, :], None)[0]
+            pieces.append(out[chunk.keep_from : chunk.keep_to])
         return np.concatenate(pieces, axis=0)
 
     def _batched_logits(self, items: list[NDArray[np.float32]], batch_size: int) -> list[NDArray[np.float32]]:
         """Per-item logits, batching only in ways that leave every item's result unchanged."""
         out: list[Optional[NDArray[np.float32]]] = [None] * len(items)
-        limit = int(round(self.chunking.chunk_s * self.sample_rate))
+        limit = self._chunk_limit()
         short = [i for i, x in enumerate(items) if len(x) <= limit]
         for i in set(range(len(items))) - set(short):
             out[i] = self.logits(items[i])
         masked = self.manifest.has_attention_mask and self.manifest.audio.feat_extract_norm == "layer"
-        if masked:
+        if self.manifest.graph.quantization.get("method") == "dynamic":
+            # Dynamic int8 takes one activation scale per tensor, i.e. per batch: any batch-mate
+            # would change an item's result, so such graphs run one item per call.
+            batch_size, groups = 1, [short]
+        elif masked:
             # Padding with a mask leaves a layer-norm model's valid frames unchanged.
             groups = [sorted(short, key=lambda i: len(items[i]))]
         else:

@@ -19,18 +19,18 @@ def _need_export() -> None:
 def layer_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny layer-norm (xlsr-style) phoneme model folder."""
     _need_export()
-    from tiny_models import build_tiny_model
+    from export_fixtures import build_checkpoint
 
-    return build_tiny_model(tmp_path_factory.mktemp("layer_model"), norm="layer", vocab="phoneme")
+    return build_checkpoint(tmp_path_factory.mktemp("layer_model"), layer_norm=True)
 
 
 @pytest.fixture(scope="session")
 def group_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny group-norm (wav2vec2-base-style) character model folder."""
     _need_export()
-    from tiny_models import build_tiny_model
+    from export_fixtures import build_checkpoint
 
-    return build_tiny_model(tmp_path_factory.mktemp("group_model"), norm="group", vocab="char", seed=1)
+    return build_checkpoint(tmp_path_factory.mktemp("group_model"), layer_norm=False, seed=1)
 
 
 def _export(src: Path, out: Path, **kwargs) -> Path:

@@ -1,0 +1,1 @@
+"""phonedge benchmark harness (outside the package): see benchmarks/README.md."""

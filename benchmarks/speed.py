@@ -1,0 +1,80 @@
+"""Speed workload: every backend in its own worker process on the same inputs; speed-ups within the run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .backends import ModelSet
+from .prepare import log
+from .workloads import SpeedPlan, length_key
+
+REPO = Path(__file__).resolve().parents[1]
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def worker_env(threads: int) -> dict[str, str]:
+    """The environment of a worker: the repository importable, OpenMP/BLAS pools at THREADS."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    for name in THREAD_ENV:
+        env[name] = str(threads)
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    return env
+
+
+def run_worker(name: str, models: ModelSet, threads: int, plan: SpeedPlan, signal: Path,
+               timeout: float) -> dict[str, Any]:
+    """Measure one backend in a fresh Python process and return its result dict."""
+    with tempfile.TemporaryDirectory(prefix="phonedge-bench-") as tmp:
+        spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
+        spec = {"backend": name, "models": models.to_dict(), "threads": threads, "plan": plan.to_dict(),
+                "signal": str(signal)}
+        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        command = [sys.executable, "-m", "benchmarks.worker", str(spec_path), str(out_path)]
+        try:
+            proc = subprocess.run(command, cwd=REPO, env=worker_env(threads), timeout=timeout,
+                                  stdout=subprocess.PIPE, stderr=None, text=True)
+        except subprocess.TimeoutExpired:
+            return {"status": "failed", "error": f"worker timed out after {timeout:.0f} s"}
+        if proc.returncode != 0 or not out_path.is_file():
+            return {"status": "failed", "error": f"worker exited with code {proc.returncode}: {proc.stdout[-2000:]}"}
+        return json.loads(out_path.read_text(encoding="utf-8"))
+
+
+def add_speedups(results: dict[str, dict[str, Any]], reference: str) -> None:
+    """Speed-up of every backend over REFERENCE at each length (ratio of medians, same run)."""
+    ref = results.get(reference, {})
+    if ref.get("status") != "ok":
+        return
+    for item in results.values():
+        for key, figures in item.get("latency", {}).items():
+            base = ref["latency"].get(key)
+            if base:
+                figures["speedup_vs_" + reference.replace("-", "_")] = base["median_s"] / figures["median_s"]
+
+
+def run_speed(models: ModelSet, backends: Sequence[str], threads: int, plan: SpeedPlan, signal: NDArray[np.float32],
+              reference: str, timeout: float) -> dict[str, Any]:
+    """Measure BACKENDS one after another, each in its own process, on prefixes of SIGNAL."""
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="phonedge-bench-signal-") as tmp:
+        path = Path(tmp) / "signal.npy"
+        np.save(path, signal.astype(np.float32))
+        for name in backends:
+            log(f"speed: {name} (own process)")
+            results[name] = run_worker(name, models, threads, plan, path, timeout)
+            if results[name]["status"] != "ok":
+                log(f"  {name}: {results[name]['status']}: {results[name].get('error', '')[:300]}")
+    add_speedups(results, reference)
+    return {"model": str(models.hf_dir), "plan": plan.to_dict(), "reference": reference,
+            "lengths_s": [length_key(s) for s in plan.lengths_s], "backends": results}

@@ -1,0 +1,95 @@
+"""Speed worker: one backend in a fresh process, so its load time and memory figures are its own.
+
+Usage (run by speed.py): python -m benchmarks.worker SPEC.json RESULT.json
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+MB = 1024 * 1024
+
+
+def _rss_mb() -> float:
+    """Current resident set size of this process in MiB."""
+    import psutil
+
+    return psutil.Process().memory_info().rss / MB
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident set size of this process so far in MiB: VmHWM of /proc/self/status.
+
+    Not getrusage's ru_maxrss: Linux carries the parent's high-water mark across fork and exec into
+    it, so a small worker started by a big parent would report the parent's peak.
+    """
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text(encoding="utf-8").splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(spec: dict[str, Any]) -> dict[str, Any]:
+    """Import, load, then time every input length after warm-up; memory read at each stage."""
+    import numpy as np
+
+    from .backends import BackendUnavailable, ModelSet, make_backend
+    from .workloads import SAMPLE_RATE, SpeedPlan, length_key, summarize, time_calls
+
+    plan = SpeedPlan(tuple(spec["plan"]["lengths_s"]), spec["plan"]["warmup"],
+                     {float(k): v for k, v in spec["plan"]["repeats"].items()})
+    signal = np.load(spec["signal"])
+    result: dict[str, Any] = {"rss_start_mb": _rss_mb()}
+    try:
+        backend = make_backend(spec["backend"], ModelSet.from_dict(spec["models"]), spec["threads"])
+        start = time.perf_counter()
+        backend.import_libraries()
+        result["import_s"] = time.perf_counter() - start
+        result["rss_after_imports_mb"] = _rss_mb()
+        start = time.perf_counter()
+        backend.load()
+        result["load_s"] = time.perf_counter() - start
+        result["rss_after_load_mb"] = _rss_mb()
+        latency: dict[str, Any] = {}
+        for seconds in plan.lengths_s:
+            samples = np.ascontiguousarray(signal[: int(round(seconds * SAMPLE_RATE))])
+            last: dict[str, Any] = {}
+
+            def call() -> None:
+                last["out"] = backend.infer(samples)  # noqa: B023  # the loop's current samples
+
+            figures = summarize(time_calls(call, plan.warmup, plan.repeats_for(seconds)))
+            figures["rtf"] = figures["median_s"] / seconds
+            figures["frames"] = int(last["out"].logits.shape[0])
+            latency[length_key(seconds)] = figures
+            print(f"[bench]     {spec['backend']} {seconds:g} s: min {figures['min_s'] * 1000:.1f} ms, "
+                  f"median {figures['median_s'] * 1000:.1f} ms", file=sys.stderr, flush=True)
+        result.update(status="ok", latency=latency, model_bytes=backend.model_bytes(), settings=backend.settings)
+    except BackendUnavailable as exc:
+        result.update(status="unavailable", error=str(exc))
+    except Exception as exc:  # recorded in the results rather than crashing the whole benchmark
+        result.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+    result["rss_peak_mb"] = _peak_rss_mb()
+    result["torch_imported"] = "torch" in sys.modules
+    result["transformers_imported"] = "transformers" in sys.modules
+    return result
+
+
+def main(argv: list[str]) -> int:
+    """Read the spec, measure, write the result JSON."""
+    spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    result = measure(spec)
+    Path(argv[1]).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,196 @@
+"""``export_bundle``: checkpoint -> ONNX -> reduced precision -> parity gate -> bundle folder."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from phonedge.errors import ExportError
+from phonedge.manifest import GraphSpec, Manifest
+
+from .bundle import MODEL_FILE, atomic_bundle, check_output_dir, file_sha256, write_manifest
+from .calibration import generated_signals, load_calibration_audio
+from .checkpoint import CTC_ARCHITECTURE, Checkpoint, load_model, read_checkpoint, resolve_model
+from .deps import package_versions, require_export_extra
+from .labels import read_labels
+from .onnx_graph import OUTPUT, export_onnx, optimize_offline
+from .parity import DEFAULT_FP32_ATOL, DEFAULT_MIN_FRAME_AGREEMENT, Gate, apply_gate, measure_parity
+from .quantize import QUANTIZE_MODES, quantize_graph
+
+Progress = Callable[[str], None]
+ONNX_SIZE_LIMIT = 2**31 - 1  # protobuf's limit; bigger graphs need external data, which bundles do not carry
+_NOISY_LOGGERS = ("transformers", "optimum", "onnxruntime", "torch.onnx")
+
+
+def export_bundle(
+    model: str | Path,
+    out_dir: str | Path,
+    *,
+    quantize: str = "int8",
+    per_channel: bool = True,
+    exclude_nodes: Sequence[str] = (),
+    exclude_op_types: Sequence[str] = (),
+    with_attention_mask: bool | None = None,
+    optimize: bool = False,
+    calibration_audio: str | Path | None = None,
+    labels: str | Path | None = None,
+    overwrite: bool = False,
+    min_agreement: float | None = None,
+    min_frame_agreement: float = DEFAULT_MIN_FRAME_AGREEMENT,
+    fp32_atol: float = DEFAULT_FP32_ATOL,
+    gate: bool = True,
+    progress: Progress | None = None,
+) -> Manifest:
+    """Export a Hugging Face wav2vec2 CTC checkpoint to a phonedge bundle folder and return its manifest.
+
+    Args:
+        model: a local checkpoint folder, or a Hugging Face Hub id (tried only when no such path exists).
+        out_dir: the bundle folder to create; written atomically, never left half-written.
+        quantize: "int8" (dynamic, MatMul weights), "fp16" or "none" (float32).
+        per_channel: int8 weight scales per output channel rather than per tensor.
+        exclude_nodes: ONNX node names to keep in float32.
+        exclude_op_types: ONNX op types to keep in float32.
+        with_attention_mask: give the graph an attention_mask input; None: for layer-norm models only.
+        optimize: apply ONNX Runtime's basic graph optimisations offline before quantizing.
+        calibration_audio: folder of audio files for the parity check; None: generated signals.
+        labels: TSV file (label, name, transcript) of the model card's classes.
+        overwrite: replace OUT_DIR when it is an existing bundle (or an empty folder).
+        min_agreement: minimum share of inputs with identical greedy transcripts (int8/fp16);
+            None: 0.99 on calibration audio, not enforced on generated signals.
+        min_frame_agreement: minimum share of frames with the same argmax class (int8/fp16).
+        fp32_atol: maximum absolute logit difference of a float32 ("none") graph.
+        gate: refuse to write the bundle when a parity threshold is missed; False records only.
+        progress: called with short step descriptions.
+
+    Returns:
+        The manifest written to OUT_DIR/phonedge.json.
+
+    Raises:
+        ExportError: bad checkpoint, output folder, option or calibration audio; failed parity gate.
+        MissingExtraError: torch, transformers, optimum-onnx or onnx is not installed.
+    """
+    say = progress or (lambda _message: None)
+    _check_options(quantize, min_agreement, min_frame_agreement, fp32_atol)
+    require_export_extra()
+    local = Path(model).expanduser()
+    check_output_dir(Path(out_dir), local if local.exists() else None, overwrite)  # before any download
+    folder = resolve_model(model, say)
+    target = check_output_dir(Path(out_dir), folder, overwrite)
+    checkpoint = read_checkpoint(folder, str(model))
+    masked = checkpoint.uses_layer_norm if with_attention_mask is None else bool(with_attention_mask)
+    class_labels = read_labels(Path(labels)) if labels is not None else []
+    audio = checkpoint.audio
+    if calibration_audio is not None:
+        inputs = load_calibration_audio(
+            Path(calibration_audio), audio.sample_rate, audio.do_normalize, audio.receptive_field
+        )
+        inputs_kind = "calibration"
+    else:
+        inputs, inputs_kind = generated_signals(audio.sample_rate, audio.do_normalize), "generated"
+    thresholds = Gate(fp32_atol, min_agreement, min_frame_agreement, gate)
+
+    with _quiet_libraries(), atomic_bundle(target, overwrite) as staging:
+        work = staging / "work"
+        work.mkdir()
+        say("loading the PyTorch model")
+        torch_model = load_model(folder)
+        say("exporting ONNX" + (" with attention_mask" if masked else ""))
+        graph = work / "exported.onnx"
+        inputs_names = export_onnx(torch_model, graph, masked)
+        external = [path for path in work.iterdir() if path != graph]
+        if external or graph.stat().st_size > ONNX_SIZE_LIMIT:
+            raise ExportError(f"{folder}: the float32 graph exceeds 2 GB; such models are not supported yet")
+        if optimize:
+            say("optimizing the graph (ONNX Runtime basic level)")
+            optimize_offline(graph, work / "optimized.onnx")
+            graph = work / "optimized.onnx"
+        say(f"quantizing {quantize}" if quantize != "none" else "keeping float32 weights")
+        model_path = staging / MODEL_FILE
+        quantization = quantize_graph(
+            graph,
+            model_path,
+            quantize,
+            per_channel=per_channel,
+            exclude_nodes=exclude_nodes,
+            exclude_op_types=exclude_op_types,
+            optimized=optimize,
+        )
+        shutil.rmtree(work)
+        say(f"checking parity on {len(inputs)} {inputs_kind} inputs")
+        figures = measure_parity(
+            torch_model,
+            model_path,
+            inputs,
+            blank_id=checkpoint.tokenizer.blank_id,
+            with_mask=masked,
+            inputs_kind=inputs_kind,
+            padding_value=audio.padding_value,
+        )
+        parity, failures = apply_gate(figures, quantize, thresholds)
+        if failures and gate:
+            raise ExportError(
+                f"parity gate failed for the {quantize} export of {model}: {'; '.join(failures)}; nothing was "
+                "written (loosen the threshold, exclude sensitive nodes, try another --quantize, "
+                "or record the figures with --no-parity-gate)"
+            )
+        if failures:
+            say("parity gate off; recorded failures: " + "; ".join(failures))
+        manifest = Manifest(
+            audio=audio,
+            tokenizer=checkpoint.tokenizer,
+            graph=GraphSpec(
+                file=MODEL_FILE,
+                inputs=inputs_names,
+                output=OUTPUT,
+                quantization=quantization,
+                sha256=file_sha256(model_path),
+                size_bytes=model_path.stat().st_size,
+            ),
+            labels=class_labels,
+            source=_source(checkpoint, torch_model),
+            versions=package_versions(),
+            parity=parity,
+        )
+        say("writing the bundle")
+        write_manifest(staging, manifest)
+    return manifest
+
+
+def _check_options(quantize: str, min_agreement: float | None, min_frame_agreement: float, fp32_atol: float) -> None:
+    if quantize not in QUANTIZE_MODES:
+        raise ExportError(f"unknown quantize={quantize!r}; use one of {', '.join(QUANTIZE_MODES)}")
+    for name, value in (("min_agreement", min_agreement), ("min_frame_agreement", min_frame_agreement)):
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise ExportError(f"{name}={value} is impossible: it is a share of inputs, between 0 and 1")
+    if not fp32_atol >= 0.0:
+        raise ExportError(f"fp32_atol={fp32_atol} must be zero or positive")
+
+
+def _source(checkpoint: Checkpoint, torch_model: Any) -> dict[str, Any]:
+    return {
+        "model": checkpoint.source,
+        "weights_sha256": checkpoint.weights_sha256,
+        "model_type": checkpoint.model_type,
+        "architecture": CTC_ARCHITECTURE,
+        "num_parameters": int(torch_model.num_parameters()),
+    }
+
+
+@contextmanager
+def _quiet_libraries() -> Iterator[None]:
+    """Silence the exporters' tracer warnings and info chatter for the duration of one export."""
+    loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels):
+                logger.setLevel(level)

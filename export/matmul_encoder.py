@@ -1,0 +1,82 @@
+"""The wav2vec2 conv feature encoder rewritten as strided slices and MatMuls, before ONNX export.
+
+ONNX Runtime's dynamic int8 quantization handles MatMul but not Conv (ConvInteger is slow or
+missing on many builds), so in a plain export the seven feature-encoder convs stay fp32 and take
+about 40% of an int8 model's time. Each conv over time is a MatMul over stacked frames: output
+frame t of a conv with kernel k and stride s is W · [x_{ts}, x_{ts+1}, …, x_{ts+k-1}]. This module
+computes exactly that, in (batch, time, channels) layout throughout, which also removes the two
+Transposes around every channel LayerNorm. Its output equals the Hugging Face encoder's (fp32
+parity is checked at export), and its MatMuls quantize like the transformer's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def build_matmul_encoder(encoder: Any) -> Any:
+    """An ``nn.Module`` computing what a ``Wav2Vec2FeatureEncoder`` computes, with MatMuls for convs."""
+    import torch
+    from torch import nn
+
+    class FrameStack(nn.Module):
+        """Stack k frames with stride s along time: (B, T, C) -> (B, T', k*C)."""
+
+        def __init__(self, kernel: int, stride: int) -> None:
+            super().__init__()
+            self.kernel, self.stride = kernel, stride
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            n = (x.shape[1] - self.kernel) // self.stride + 1
+            span = self.stride * (n - 1) + 1
+            return torch.cat([x[:, j : j + span : self.stride] for j in range(self.kernel)], dim=-1)
+
+    class TimeGroupNorm(nn.Module):
+        """GroupNorm with one group per channel (wav2vec2-base's first layer), in (B, T, C) layout."""
+
+        def __init__(self, norm: nn.GroupNorm) -> None:
+            super().__init__()
+            self.weight, self.bias, self.eps = norm.weight, norm.bias, norm.eps
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            mean = x.mean(dim=1, keepdim=True)
+            var = (x - mean).pow(2).mean(dim=1, keepdim=True)
+            return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias
+
+    class MatMulFeatureEncoder(nn.Module):
+        """Conv layers as FrameStack + Linear (+ norm) + activation; returns (B, C, T) like the original."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            blocks = []
+            for layer in encoder.conv_layers:
+                conv = layer.conv
+                k, s = conv.kernel_size[0], conv.stride[0]
+                linear = nn.Linear(conv.in_channels * k, conv.out_channels, bias=conv.bias is not None)
+                with torch.no_grad():
+                    # Stacked input index j*C_in + c holds x[c] at offset j: weight[o, c, j] goes there.
+                    linear.weight.copy_(conv.weight.permute(0, 2, 1).reshape(conv.out_channels, -1))
+                    if conv.bias is not None:
+                        linear.bias.copy_(conv.bias)
+                norm = getattr(layer, "layer_norm", None)
+                if isinstance(norm, nn.GroupNorm):
+                    if norm.num_groups != norm.num_channels:
+                        raise ValueError("only one-group-per-channel GroupNorm is supported")
+                    norm = TimeGroupNorm(norm)
+                blocks.append(nn.Sequential(FrameStack(k, s), linear, norm or nn.Identity(), layer.activation))
+            self.blocks = nn.ModuleList(blocks)
+
+        def forward(self, input_values: torch.Tensor) -> torch.Tensor:
+            hidden = input_values[:, :, None]
+            for block in self.blocks:
+                hidden = block(hidden)
+            return hidden.transpose(1, 2)
+
+    return MatMulFeatureEncoder()
+
+
+def use_matmul_encoder(model: Any) -> Any:
+    """Swap ``model.wav2vec2.feature_extractor`` for its MatMul form, in place; return the model."""
+    base = model.wav2vec2
+    base.feature_extractor = build_matmul_encoder(base.feature_extractor)
+    return model

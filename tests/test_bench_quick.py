@@ -1,0 +1,89 @@
+"""The benchmark harness end to end in quick mode, so it never rots (no timing is asserted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CPU_BACKENDS = ("pytorch-fp32", "pytorch-int8-dynamic", "phonedge-fp32", "phonedge-int8", "ctranslate2-int8")
+
+pytestmark = [pytest.mark.slow, pytest.mark.export]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run ``benchmarks/run.py --quick`` once into a temporary folder (cache included) and return it."""
+    for name in ("torch", "transformers", "optimum.exporters.onnx", "onnx", "matplotlib", "psutil", "phonedge_export"):
+        pytest.importorskip(name)
+    if not (REPO / "reference" / "eval.tsv").is_file():
+        pytest.skip("reference/eval.tsv is missing")
+    root = tmp_path_factory.mktemp("bench")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    command = [sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--threads", "2",
+               "--out", str(root / "out"), "--cache", str(root / "cache")]
+    proc = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return root / "out"
+
+
+def test_quick_writes_json_markdown_and_plot(quick_run: Path) -> None:
+    results = json.loads((quick_run / "quick.json").read_text(encoding="utf-8"))
+    assert results["mode"] == "quick"
+    assert results["threads"] == 2
+    assert not (quick_run / "latest.json").exists()  # quick runs never overwrite the full results
+    png = (quick_run / "quick-latency.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
+    markdown = (quick_run / "quick.md").read_text(encoding="utf-8")
+    for name in CPU_BACKENDS:
+        assert name in markdown
+    assert "int8 speed depends on the instruction set" in markdown
+
+
+def test_quick_measures_every_backend_for_speed(quick_run: Path) -> None:
+    speed = json.loads((quick_run / "quick.json").read_text(encoding="utf-8"))["speed"]
+    assert set(speed["backends"]) == set(CPU_BACKENDS)
+    expected_ok = [n for n in CPU_BACKENDS if n != "ctranslate2-int8"]
+    try:
+        import ctranslate2  # noqa: F401
+
+        expected_ok = list(CPU_BACKENDS)  # the quick model has the xlsr-53 layout CTranslate2 hard-codes
+    except ImportError:
+        pass
+    for name in expected_ok:
+        item = speed["backends"][name]
+        assert item["status"] == "ok", item.get("error")
+        for key in speed["lengths_s"]:
+            figures = item["latency"][key]
+            assert figures["repeats"] >= 1 and 0 < figures["min_s"] <= figures["median_s"]
+            assert "speedup_vs_pytorch_fp32" in figures
+        assert item["model_bytes"] > 0 and item["rss_peak_mb"] >= item["rss_after_imports_mb"] > 0
+    for name in ("phonedge-fp32", "phonedge-int8"):
+        assert speed["backends"][name]["torch_imported"] is False
+    cold = speed["cold_start"]
+    assert cold["phonedge-cli"]["status"] == "ok", cold["phonedge-cli"].get("error")
+    assert cold["transformers-pipeline"]["status"] == "ok", cold["transformers-pipeline"].get("error")
+
+
+def test_quick_scores_every_backend_identically(quick_run: Path) -> None:
+    results = json.loads((quick_run / "quick.json").read_text(encoding="utf-8"))
+    accuracy = results["accuracy"]
+    assert set(accuracy["backends"]) == set(CPU_BACKENDS)
+    reference = accuracy["backends"]["pytorch-fp32"]
+    assert reference["status"] == "ok"
+    assert reference["n"] == accuracy["n"] == 8
+    labels = accuracy["labels"]
+    assert set(labels) <= set(reference["report"]) and len(reference["confusion"]) == len(labels)
+    assert reference["vs_pytorch_fp32"]["transcript_agreement"] == 1.0
+    phonedge_fp32 = accuracy["backends"]["phonedge-fp32"]
+    assert phonedge_fp32["status"] == "ok"
+    assert phonedge_fp32["vs_pytorch_fp32"]["logit_abs_diff_max"] < 1e-3
+    for item in accuracy["backends"].values():
+        assert item["status"] == "ok" or item["error"]  # a backend that cannot run says exactly why
+    assert results["gpu"]["status"]  # measured, or the line saying why not
