@@ -28,6 +28,13 @@ QUANTIZE_CHOICES = ("none", "int8", "fp16")  # kept in step with phonedge_export
     default=None,
     help="Graph input attention_mask [default: on for layer-norm models, off for group-norm ones].",
 )
+@click.option(
+    "--feature-encoder",
+    type=click.Choice(["matmul", "conv"]),
+    default="matmul",
+    show_default=True,
+    help="Conv feature encoder as MatMuls (int8 quantizes them; same float results) or as exported.",
+)
 @click.option("--optimize/--no-optimize", default=False, show_default=True, help="ONNX Runtime basic optimisations.")
 @click.option("--calibration-audio", type=click.Path(path_type=Path), help="Folder of audio for the parity check.")
 @click.option("--labels", type=click.Path(path_type=Path), help="TSV file: label, name, transcript.")
@@ -62,6 +69,7 @@ def export(
     exclude_nodes: tuple[str, ...],
     exclude_op_types: tuple[str, ...],
     attention_mask: bool | None,
+    feature_encoder: str,
     optimize: bool,
     calibration_audio: Path | None,
     labels: Path | None,
@@ -84,6 +92,7 @@ def export(
             exclude_nodes=exclude_nodes,
             exclude_op_types=exclude_op_types,
             with_attention_mask=attention_mask,
+            feature_encoder=feature_encoder,
             optimize=optimize,
             calibration_audio=calibration_audio,
             labels=labels,

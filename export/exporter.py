@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import shutil
 import warnings
@@ -17,6 +18,7 @@ from .calibration import generated_signals, load_calibration_audio
 from .checkpoint import CTC_ARCHITECTURE, Checkpoint, load_model, read_checkpoint, resolve_model
 from .deps import package_versions, require_export_extra
 from .labels import read_labels
+from .matmul_encoder import FEATURE_ENCODERS, use_matmul_encoder, waveform_matmuls
 from .onnx_graph import OUTPUT, export_onnx, optimize_offline
 from .parity import DEFAULT_FP32_ATOL, DEFAULT_MIN_FRAME_AGREEMENT, Gate, apply_gate, measure_parity
 from .quantize import QUANTIZE_MODES, quantize_graph
@@ -43,6 +45,7 @@ def export_bundle(
     min_frame_agreement: float = DEFAULT_MIN_FRAME_AGREEMENT,
     fp32_atol: float = DEFAULT_FP32_ATOL,
     gate: bool = True,
+    feature_encoder: str = "matmul",
     progress: Progress | None = None,
 ) -> Manifest:
     """Export a Hugging Face wav2vec2 CTC checkpoint to a phonedge bundle folder and return its manifest.
@@ -64,6 +67,8 @@ def export_bundle(
         min_frame_agreement: minimum share of frames with the same argmax class (int8/fp16).
         fp32_atol: maximum absolute logit difference of a float32 ("none") graph.
         gate: refuse to write the bundle when a parity threshold is missed; False records only.
+        feature_encoder: "matmul" (the conv feature encoder rewritten as MatMuls, which int8
+            quantizes; same float results) or "conv" (the graph Optimum writes as it is).
         progress: called with short step descriptions.
 
     Returns:
@@ -75,6 +80,8 @@ def export_bundle(
     """
     say = progress or (lambda _message: None)
     _check_options(quantize, min_agreement, min_frame_agreement, fp32_atol)
+    if feature_encoder not in FEATURE_ENCODERS:
+        raise ExportError(f"unknown feature_encoder={feature_encoder!r}; use one of {', '.join(FEATURE_ENCODERS)}")
     require_export_extra()
     local = Path(model).expanduser()
     check_output_dir(Path(out_dir), local if local.exists() else None, overwrite)  # before any download
@@ -100,7 +107,10 @@ def export_bundle(
         torch_model = load_model(folder)
         say("exporting ONNX" + (" with attention_mask" if masked else ""))
         graph = work / "exported.onnx"
-        inputs_names = export_onnx(torch_model, graph, masked)
+        # The rewritten copy is exported; parity is measured against the untouched original.
+        graph_model = use_matmul_encoder(copy.deepcopy(torch_model)) if feature_encoder == "matmul" else torch_model
+        inputs_names = export_onnx(graph_model, graph, masked)
+        del graph_model
         external = [path for path in work.iterdir() if path != graph]
         if external or graph.stat().st_size > ONNX_SIZE_LIMIT:
             raise ExportError(f"{folder}: the float32 graph exceeds 2 GB; such models are not supported yet")
@@ -108,6 +118,8 @@ def export_bundle(
             say("optimizing the graph (ONNX Runtime basic level)")
             optimize_offline(graph, work / "optimized.onnx")
             graph = work / "optimized.onnx"
+        if feature_encoder == "matmul":
+            exclude_nodes = tuple(exclude_nodes) + waveform_matmuls(graph)
         say(f"quantizing {quantize}" if quantize != "none" else "keeping float32 weights")
         model_path = staging / MODEL_FILE
         quantization = quantize_graph(
@@ -119,6 +131,7 @@ def export_bundle(
             exclude_op_types=exclude_op_types,
             optimized=optimize,
         )
+        quantization["feature_encoder"] = feature_encoder
         shutil.rmtree(work)
         say(f"checking parity on {len(inputs)} {inputs_kind} inputs")
         figures = measure_parity(

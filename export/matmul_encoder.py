@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+FEATURE_ENCODERS = ("matmul", "conv")
+
 
 def build_matmul_encoder(encoder: Any) -> Any:
     """An ``nn.Module`` computing what a ``Wav2Vec2FeatureEncoder`` computes, with MatMuls for convs."""
@@ -20,16 +22,23 @@ def build_matmul_encoder(encoder: Any) -> Any:
     from torch import nn
 
     class FrameStack(nn.Module):
-        """Stack k frames with stride s along time: (B, T, C) -> (B, T', k*C)."""
+        """Stack k frames with stride s along time: (B, T, C) -> (B, T', k*C).
 
-        def __init__(self, kernel: int, stride: int) -> None:
+        Whole groups of s taps are one reshape of a contiguous slice (no gather); only the
+        k mod s leftover taps need strided slices.
+        """
+
+        def __init__(self, kernel: int, stride: int, channels: int) -> None:
             super().__init__()
-            self.kernel, self.stride = kernel, stride
+            self.kernel, self.stride, self.channels = kernel, stride, channels
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            n = (x.shape[1] - self.kernel) // self.stride + 1
-            span = self.stride * (n - 1) + 1
-            return torch.cat([x[:, j : j + span : self.stride] for j in range(self.kernel)], dim=-1)
+            k, s, c = self.kernel, self.stride, self.channels
+            n = (x.shape[1] - k) // s + 1
+            pieces = [x[:, g * s : g * s + n * s].reshape(x.shape[0], n, s * c) for g in range(k // s)]
+            span = s * (n - 1) + 1
+            pieces += [x[:, j : j + span : s] for j in range(k - k % s, k)]
+            return pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=-1)
 
     class TimeGroupNorm(nn.Module):
         """GroupNorm with one group per channel (wav2vec2-base's first layer), in (B, T, C) layout."""
@@ -63,7 +72,7 @@ def build_matmul_encoder(encoder: Any) -> Any:
                     if norm.num_groups != norm.num_channels:
                         raise ValueError("only one-group-per-channel GroupNorm is supported")
                     norm = TimeGroupNorm(norm)
-                blocks.append(nn.Sequential(FrameStack(k, s), linear, norm or nn.Identity(), layer.activation))
+                blocks.append(nn.Sequential(FrameStack(k, s, conv.in_channels), linear, norm or nn.Identity(), layer.activation))
             self.blocks = nn.ModuleList(blocks)
 
         def forward(self, input_values: torch.Tensor) -> torch.Tensor:
@@ -80,3 +89,16 @@ def use_matmul_encoder(model: Any) -> Any:
     base = model.wav2vec2
     base.feature_extractor = build_matmul_encoder(base.feature_extractor)
     return model
+
+
+def waveform_matmuls(graph: Any) -> tuple[str, ...]:
+    """Names of the MatMul nodes that read the raw waveform (the first encoder block), kept in float.
+
+    Dynamic int8 would quantize the waveform itself to 8 bits per tensor; the layer costs about
+    2% of the model's time, so it stays float32.
+    """
+    import onnx
+
+    prefix = "/wav2vec2/feature_extractor/blocks.0/"
+    model = onnx.load(str(graph), load_external_data=False)
+    return tuple(n.name for n in model.graph.node if n.op_type == "MatMul" and n.name.startswith(prefix))
