@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import gc
 import json
 import time
@@ -13,6 +12,8 @@ from typing import Any, Optional
 
 import numpy as np
 from numpy.typing import NDArray
+
+from phonedge_export.labels import read_labels
 
 from .backends import REFERENCE, Backend, BackendUnavailable, ModelSet, make_backend
 from .prepare import log
@@ -25,16 +26,6 @@ class Said:
 
     text: str
     label: Optional[str]
-
-
-def read_labels(path: Path) -> list[Any]:
-    """The model card's classes from a labels TSV (label, name, transcript)."""
-    from phonedge.manifest import ClassLabel
-
-    with Path(path).open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle, delimiter="\t"))
-    return [ClassLabel(label=r["label"].strip(), transcript=r["transcript"].strip(), name=r.get("name", "").strip())
-            for r in rows]
 
 
 class Vocabulary:
