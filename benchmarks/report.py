@@ -189,6 +189,20 @@ def model_card(name: str, figures: dict[str, Any], labels: list[str]) -> list[st
     return lines + ["", "</details>", ""]
 
 
+def long_audio_section(long: dict[str, Any]) -> list[str]:
+    """Peak memory of one predict on 1-20 minutes of audio (reference int8 bundle)."""
+    lines = ["## Long audio: peak memory (phonedge int8, reference model)", ""]
+    if long.get("status") != "ok":
+        return lines + [f"Not run: {long.get('status', 'no data')}", ""]
+    rows = [[f"{r['minutes']:g}", f"{r['peak_rss_after_load_bytes'] / 2**20:.0f}", f"{r['peak_rss_bytes'] / 2**20:.0f}",
+             f"{r['audio_float32_bytes'] / 2**20:.0f}", f"{r['seconds']:.1f}"]
+            if r.get("status") == "ok" else [f"{r['minutes']:g}", "failed", r.get("error", "")[:80], "", ""]
+            for r in long["rows"]]
+    lines += _table(["Minutes", "Peak RSS after load MiB", "Peak RSS after predict MiB", "Audio float32 MiB",
+                     "Predict s"], rows)
+    return lines + ["", long.get("note", ""), ""]
+
+
 def gpu_section(gpu: dict[str, Any]) -> list[str]:
     """The CUDA speed workload, or the line saying why it was skipped."""
     if gpu.get("status") != "ok":
@@ -218,6 +232,7 @@ def markdown(results: dict[str, Any], json_name: str, png_name: str) -> str:
     lines += environment_section(results)
     lines += speed_section(results.get("speed", {}))
     lines += accuracy_section(results.get("accuracy", {}))
+    lines += long_audio_section(results.get("long_audio", {}))
     lines += gpu_section(results.get("gpu", {}))
     lines += notes_section(results)
     return "\n".join(lines)

@@ -42,8 +42,9 @@ NOTES = [
     "30 s in one pass.",
     "Latency is end to end from float32 16 kHz samples: feature normalisation, the model, greedy CTC decoding "
     "(PyTorch and CTranslate2 through the Hugging Face processor, phonedge through Recognizer.predict).",
-    "PyTorch dynamic int8 quantizes every nn.Linear (like phonedge int8 quantizes the MatMul weights); the conv "
-    "feature encoder stays float32 in both.",
+    "PyTorch dynamic int8 quantizes every nn.Linear, its conv feature encoder stays float32; phonedge int8 "
+    "exports the conv feature encoder as MatMuls (--feature-encoder matmul, the default) and quantizes them too, "
+    "except the first layer, which reads the waveform.",
 ]
 
 
@@ -105,6 +106,12 @@ def accuracy_workload(args: argparse.Namespace, fallback_model: Path) -> dict[st
     result = run_accuracy(models, CPU_BACKENDS, args.threads, items, REFERENCE_DIR / "labels.tsv")
     result.update(status="ok", bundle_errors=models.bundle_errors, ct2_error=models.ct2_error,
                   export_parity=export_parity(models.bundles))
+    if "int8" in models.bundles:
+        from benchmarks.long_audio import run_long_audio
+
+        minutes = [0.25] if args.quick else [1.0, 5.0, 20.0]
+        recordings = sorted((REFERENCE_DIR / "audio").glob("*.wav"))
+        result["long_audio"] = run_long_audio(models.bundles["int8"], args.cache, recordings, minutes, args.threads)
     if note:
         result["note"] = note
     return result
@@ -207,6 +214,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     speed_model = speed_checkpoint(args.quick, args.cache, args.reference_model)
     results["accuracy"] = {"status": "skipped (--skip-accuracy)"} if args.skip_accuracy else \
         accuracy_workload(args, speed_model)
+    results["long_audio"] = results["accuracy"].pop("long_audio", {"status": "skipped with the accuracy workload"})
     results["speed"] = {"status": "skipped (--skip-speed)"} if args.skip_speed else \
         speed_workload(args, speed_model, plan)
     results["gpu"] = {"status": "skipped (--skip-speed)"} if args.skip_speed else \

@@ -87,3 +87,7 @@ def test_quick_scores_every_backend_identically(quick_run: Path) -> None:
     for item in accuracy["backends"].values():
         assert item["status"] == "ok" or item["error"]  # a backend that cannot run says exactly why
     assert results["gpu"]["status"]  # measured, or the line saying why not
+    long = results["long_audio"]
+    assert long["status"] == "ok" and [r["status"] for r in long["rows"]] == ["ok"]
+    assert long["rows"][0]["peak_rss_bytes"] >= long["rows"][0]["peak_rss_after_load_bytes"] > 0
+    assert "Long audio" in (quick_run / "quick.md").read_text(encoding="utf-8")

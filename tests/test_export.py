@@ -47,18 +47,6 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.fixture(scope="session")
-def layer_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """xlsr-53 style: layer-norm feature encoder, phoneme tokenizer."""
-    return build_checkpoint(tmp_path_factory.mktemp("models") / "layer", layer_norm=True)
-
-
-@pytest.fixture(scope="session")
-def group_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """wav2vec2-base style: group-norm feature encoder, character tokenizer."""
-    return build_checkpoint(tmp_path_factory.mktemp("models") / "group", layer_norm=False)
-
-
 def _bundle(factory: pytest.TempPathFactory, model: Path, **options) -> Path:
     out = factory.mktemp("bundles") / "bundle"
     export_bundle(model, out, **options)
@@ -540,3 +528,32 @@ def test_cli_quantize_choices_follow_the_library():
     from phonedge_export.cli import QUANTIZE_CHOICES
 
     assert QUANTIZE_CHOICES == QUANTIZE_MODES
+
+
+def _graph_nodes(bundle: Path) -> list:
+    return list(onnx.load(str(bundle / "model.onnx"), load_external_data=False).graph.node)
+
+
+def test_matmul_feature_encoder_is_quantized_except_the_waveform_layer(layer_int8):
+    nodes = _graph_nodes(layer_int8)
+    encoder = [n for n in nodes if "/feature_extractor/" in n.name]
+    assert not any(n.op_type == "Conv" for n in encoder)
+    quantized_blocks = {n.name.split("/")[3] for n in encoder if n.op_type == "MatMulInteger"}
+    assert quantized_blocks == {f"blocks.{i}" for i in range(1, 7)}
+    assert any(n.op_type == "MatMul" and n.name.startswith("/wav2vec2/feature_extractor/blocks.0/") for n in nodes)
+    quant = read_manifest(layer_int8).graph.quantization
+    assert quant["feature_encoder"] == "matmul"
+    assert any(name.startswith("/wav2vec2/feature_extractor/blocks.0/") for name in quant["excluded_nodes"])
+
+
+def test_conv_feature_encoder_option(tmp_path_factory, layer_model):
+    bundle = _bundle(tmp_path_factory, layer_model, quantize="none", feature_encoder="conv")
+    encoder = [n for n in _graph_nodes(bundle) if "/feature_extractor/" in n.name]
+    assert sum(n.op_type == "Conv" for n in encoder) == 7
+    x = _signal(1.3, seed=11)
+    session = ort.InferenceSession(str(bundle / "model.onnx"), providers=["CPUExecutionProvider"])
+    feeds = {"input_values": x[None], "attention_mask": np.ones((1, len(x)), np.int64)}
+    got = session.run(["logits"], feeds)[0][0]
+    assert np.abs(got - _torch_logits(layer_model, x)).max() < 1e-4
+    with pytest.raises(ExportError, match="feature_encoder"):
+        export_bundle(layer_model, tmp_path_factory.mktemp("bad") / "b", feature_encoder="fft")
