@@ -5,7 +5,8 @@ The scheme is the transformers ASR pipeline's (``chunk_length_s`` and left/right
 the rest are concatenated. Unlike the pipeline, which converts strides to frames by a rounded
 ratio, chunks here start on the model's frame grid (multiples of the conv stride), so chunk frame
 ``f`` is exactly global frame ``start / stride + f``: the kept frames tile the utterance with no
-frame lost or doubled, and chunked output has exactly the unchunked frame count.
+frame lost or doubled, and chunked output has exactly the unchunked frame count. The recogniser
+normalises the whole utterance once before cutting it (the pipeline normalises each chunk).
 """
 
 from __future__ import annotations

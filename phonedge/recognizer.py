@@ -86,9 +86,11 @@ class Recognizer:
         if len(samples) <= self._chunk_limit():
             return self._run(self._prepare(samples)[None, :], None)[0]
         audio = self.manifest.audio
+        # Normalised once over the whole utterance, so every chunk sees what a single pass would.
+        normed = self._prepare(samples)
         pieces = []
         for chunk in self.chunking.windows(len(samples), self.sample_rate, audio.frame_stride, audio.receptive_field):
-            out = self._run(self._prepare(samples[chunk.start : chunk.stop])[None, :], None)[0]
+            out = self._run(normed[None, chunk.start : chunk.stop], None)[0]
             pieces.append(out[chunk.keep_from : chunk.keep_to])
         return np.concatenate(pieces, axis=0)
 
