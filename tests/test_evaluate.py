@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Sequence
 
 import pytest
 
-from phonedge.errors import AudioDecodeError, EvalManifestError, EvalManifestNotFoundError, PhonedgeError
+from phonedge.errors import AudioDecodeError, EvalManifestError, EvalManifestNotFoundError
 from phonedge.evaluate import EvalItem, EvalReport, derive_labels, evaluate, read_eval_manifest
 from phonedge.manifest import ClassLabel
 

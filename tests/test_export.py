@@ -21,7 +21,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 from click.testing import CliRunner  # noqa: E402
-from export_fixtures import ADDED_TOKEN, CHARACTERS, PHONEMES, build_checkpoint  # noqa: E402
+from export_fixtures import ADDED_TOKEN, CHARACTERS, PHONEMES  # noqa: E402
 from phonedge_export import export_bundle  # noqa: E402
 from phonedge_export.calibration import generated_signals  # noqa: E402
 from phonedge_export.checkpoint import receptive_field, resolve_model  # noqa: E402
