@@ -91,3 +91,18 @@ def test_quick_scores_every_backend_identically(quick_run: Path) -> None:
     assert long["status"] == "ok" and [r["status"] for r in long["rows"]] == ["ok"]
     assert long["rows"][0]["peak_rss_bytes"] >= long["rows"][0]["peak_rss_after_load_bytes"] > 0
     assert "Long audio" in (quick_run / "quick.md").read_text(encoding="utf-8")
+
+
+def test_merge_rounds_keeps_the_best_round_per_length() -> None:
+    from benchmarks.speed import merge_rounds
+
+    def run(median_1: float, median_3: float, peak: float) -> dict:
+        return {"status": "ok", "rss_peak_mb": peak,
+                "latency": {"1": {"min_s": median_1 * 0.9, "median_s": median_1},
+                            "3": {"min_s": median_3 * 0.9, "median_s": median_3}}}
+
+    merged = merge_rounds([run(0.10, 0.50, 700), run(0.20, 0.30, 650), {"status": "failed", "error": "x"}])
+    assert merged["latency"]["1"]["median_s"] == 0.10 and merged["latency"]["3"]["median_s"] == 0.30
+    assert merged["latency"]["3"]["round_medians_s"] == [0.50, 0.30]
+    assert merged["rss_peak_mb"] == 700 and merged["rounds"] == 2
+    assert merge_rounds([{"status": "failed", "error": "y"}])["status"] == "failed"
