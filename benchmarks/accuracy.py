@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,21 +28,20 @@ class Said:
 
 
 class Vocabulary:
-    """Maps a class transcript to token ids as the checkpoint's tokenizer spells it (CTC blank = pad)."""
+    """Class transcripts as token ids, through the same code and tokenizer spec the bundle manifest holds."""
 
     def __init__(self, hf_dir: Path) -> None:
-        """Read vocab.json and tokenizer_config.json of the checkpoint."""
-        self.ids: dict[str, int] = json.loads((Path(hf_dir) / "vocab.json").read_text(encoding="utf-8"))
-        settings = json.loads((Path(hf_dir) / "tokenizer_config.json").read_text(encoding="utf-8"))
-        self.phonemes = settings.get("tokenizer_class") == "Wav2Vec2PhonemeCTCTokenizer"
-        self.delimiter = settings.get("word_delimiter_token") or "|"
-        self.blank = self.ids[settings.get("pad_token", "<pad>")]
+        """Read the checkpoint's tokenizer as the exporter does."""
+        from phonedge_export.checkpoint import read_checkpoint
+
+        self.spec = read_checkpoint(Path(hf_dir), str(hf_dir)).tokenizer
+        self.blank = self.spec.blank_id
 
     def target(self, transcript: str) -> list[int]:
-        """Token ids of one transcript: space-separated phonemes, or characters with the word delimiter."""
-        units = transcript.split() if self.phonemes else [self.delimiter if c == " " else c
-                                                           for c in " ".join(transcript.split())]
-        return [self.ids[u] for u in units]
+        """Token ids of one class transcript."""
+        from phonedge.ctc import transcript_ids
+
+        return transcript_ids(self.spec, transcript)
 
 
 class ScoredBackend:

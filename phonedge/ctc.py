@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from .errors import PhonedgeError
 from .manifest import TokenizerSpec
 
 # PreTrainedTokenizerBase.clean_up_tokenization: the replacements, in order.
@@ -75,3 +76,24 @@ class CTCDecoder:
     def decode(self, logits: NDArray[np.floating]) -> str:
         """Greedy transcript of one utterance's logits of shape (frames, classes)."""
         return self.text(self.segments(np.asarray(logits)).ids)
+
+
+def transcript_units(spec: TokenizerSpec, transcript: str) -> list[str]:
+    """A reference transcript as vocabulary units: phonemes by whitespace, else characters (spaces as delimiter)."""
+    if spec.kind == "Wav2Vec2PhonemeCTCTokenizer":
+        return transcript.split()
+    delimiter = spec.word_delimiter_token or " "
+    return [delimiter if c == " " else c for c in " ".join(transcript.split())]
+
+
+def transcript_ids(spec: TokenizerSpec, transcript: str) -> list[int]:
+    """Token ids of a reference transcript (the first id of each unit, as the tokenizer encodes it)."""
+    first: dict[str, int] = {}
+    for index, token in enumerate(spec.vocab):
+        first.setdefault(token, index)
+    ids = []
+    for unit in transcript_units(spec, transcript):
+        if unit not in first:
+            raise PhonedgeError(f"transcript {transcript!r}: unit {unit!r} is not in the model's vocabulary")
+        ids.append(first[unit])
+    return ids

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from .audio import PathLike, load_audio
 from .chunking import ChunkPlan
-from .ctc import CTCDecoder
+from .ctc import CTCDecoder, transcript_ids, transcript_units
 from .errors import BundleNotFoundError, InvalidAudioError, ModelBundleError, PhonedgeError
 from .features import normalize, pad_batch
 from .manifest import ClassLabel, Manifest, read_manifest
@@ -44,7 +44,6 @@ class Recognizer:
         if not isinstance(num_classes, int):
             num_classes = len(manifest.tokenizer.vocab)
         self._decoder = CTCDecoder(manifest.tokenizer, num_classes)
-        self._token_ids = {tok: i for i, tok in reversed(list(enumerate(manifest.tokenizer.vocab)))}
 
     @property
     def sample_rate(self) -> int:
@@ -127,24 +126,14 @@ class Recognizer:
     # -- results -----------------------------------------------------------------------------
 
     def _targets(self, labels: Sequence[ClassLabel]) -> list[list[int]]:
+        tok = self.manifest.tokenizer
         targets = []
         for lab in labels:
-            ids = []
-            for unit in self._units(lab.transcript):
-                if unit not in self._token_ids:
-                    raise PhonedgeError(
-                        f"class {lab.label!r}: transcript unit {unit!r} is not in the model's vocabulary"
-                    )
-                ids.append(self._token_ids[unit])
-            targets.append(ids)
+            try:
+                targets.append(transcript_ids(tok, lab.transcript))
+            except PhonedgeError as exc:
+                raise PhonedgeError(f"class {lab.label!r}: {exc}") from None
         return targets
-
-    def _units(self, transcript: str) -> list[str]:
-        tok = self.manifest.tokenizer
-        if tok.kind == "Wav2Vec2PhonemeCTCTokenizer":
-            return transcript.split()
-        delim = tok.word_delimiter_token or " "
-        return [delim if c == " " else c for c in " ".join(transcript.split())]
 
     def _result(
         self,
@@ -175,7 +164,9 @@ class Recognizer:
                 # Too few frames for every class transcript: no class fits, say so rather than pick one.
                 label = None if np.isneginf(scores).all() else labels[int(np.argmax(post))].label
             else:
-                best = scoring.nearest_class(self._units(text), [self._units(lab.transcript) for lab in labels])
+                tok = self.manifest.tokenizer
+                units = [transcript_units(tok, lab.transcript) for lab in labels]
+                best = scoring.nearest_class(transcript_units(tok, text), units)
                 label = labels[best].label
         return Prediction(
             text=text,

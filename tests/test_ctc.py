@@ -119,3 +119,16 @@ def test_repeated_token_split_by_blank_is_two_tokens() -> None:
         logits[f, i] = 5.0
     dec = CTCDecoder(spec, len(spec.vocab))
     assert dec.decode(logits) == "z z"
+
+
+def test_transcript_ids_phonemes_and_characters() -> None:
+    from phonedge.ctc import transcript_ids
+    from phonedge.errors import PhonedgeError
+
+    phon = _spec()
+    assert transcript_ids(phon, " z  ih r ow ") == [4, 5, 6, 7]
+    chars = TokenizerSpec(kind="Wav2Vec2CTCTokenizer", vocab=SPECIALS + CHARS, blank_id=0, word_delimiter_token="|")
+    ids = transcript_ids(chars, "HE  LO")
+    assert [chars.vocab[i] for i in ids] == ["H", "E", "|", "L", "O"]
+    with pytest.raises(PhonedgeError, match="'q' is not in the model's vocabulary"):
+        transcript_ids(phon, "z q")
