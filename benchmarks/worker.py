@@ -23,7 +23,7 @@ def _rss_mb() -> float:
     return psutil.Process().memory_info().rss / MB
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
     """Peak resident set size of this process so far in MiB: VmHWM of /proc/self/status.
 
     Not getrusage's ru_maxrss: Linux carries the parent's high-water mark across fork and exec into
@@ -77,7 +77,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         result.update(status="unavailable", error=str(exc))
     except Exception as exc:  # recorded in the results rather than crashing the whole benchmark
         result.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
-    result["rss_peak_mb"] = _peak_rss_mb()
+    result["rss_peak_mb"] = peak_rss_mb()
     result["torch_imported"] = "torch" in sys.modules
     result["transformers_imported"] = "transformers" in sys.modules
     return result

@@ -68,25 +68,15 @@ def calibration_files(folder: Path) -> list[Path]:
 def load_calibration_audio(
     folder: Path, sample_rate: int, do_normalize: bool = True, min_samples: int = 1
 ) -> list[NDArray[np.float32]]:
-    """Every audio file under FOLDER (its first 30 s) as mono, resampled to SAMPLE_RATE and normalised."""
-    import soundfile as sf
-    import soxr
+    """Every audio file under FOLDER (its first 30 s), read exactly as the runtime reads it, normalised."""
+    from phonedge.audio import load_audio
+    from phonedge.errors import AudioError
 
     signals = []
     for path in calibration_files(folder):
         try:
-            audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
-        except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
-            raise ExportError(
-                f"{path}: cannot decode this calibration audio file ({exc}); remove or convert it"
-            ) from exc
-        mono = audio.mean(axis=1)
-        if rate != sample_rate and mono.size:
-            mono = soxr.resample(mono, rate, sample_rate)
-        if mono.size < min_samples:
-            raise ExportError(
-                f"{path}: {mono.size} samples at {sample_rate} Hz, shorter than the model's receptive field of "
-                f"{min_samples} samples; remove it from the calibration folder"
-            )
-        signals.append(normalize(mono[: int(MAX_SECONDS * sample_rate)], do_normalize))
+            samples = load_audio(path, None, sample_rate, min_samples)
+        except AudioError as exc:
+            raise ExportError(f"cannot use this calibration audio file: {exc}; remove or convert it") from exc
+        signals.append(normalize(samples[: int(MAX_SECONDS * sample_rate)], do_normalize))
     return signals
