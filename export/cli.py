@@ -35,6 +35,13 @@ QUANTIZE_CHOICES = ("none", "int8", "fp16")  # kept in step with phonedge_export
     show_default=True,
     help="Conv feature encoder as MatMuls (int8 quantizes them; same float results) or as exported.",
 )
+@click.option(
+    "--pos-conv",
+    type=click.Choice(["conv2d", "conv1d"]),
+    default="conv2d",
+    show_default=True,
+    help="Positional conv as a height-1 Conv2d (ONNX Runtime's faster CPU kernels; same float results) or as exported.",
+)
 @click.option("--optimize/--no-optimize", default=False, show_default=True, help="ONNX Runtime basic optimisations.")
 @click.option("--calibration-audio", type=click.Path(path_type=Path), help="Folder of audio for the parity check.")
 @click.option("--labels", type=click.Path(path_type=Path), help="TSV file: label, name, transcript.")
@@ -70,6 +77,7 @@ def export(
     exclude_op_types: tuple[str, ...],
     attention_mask: bool | None,
     feature_encoder: str,
+    pos_conv: str,
     optimize: bool,
     calibration_audio: Path | None,
     labels: Path | None,
@@ -93,6 +101,7 @@ def export(
             exclude_op_types=exclude_op_types,
             with_attention_mask=attention_mask,
             feature_encoder=feature_encoder,
+            pos_conv=pos_conv,
             optimize=optimize,
             calibration_audio=calibration_audio,
             labels=labels,

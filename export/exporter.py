@@ -19,6 +19,7 @@ from .deps import package_versions, require_export_extra
 from .labels import read_labels
 from .matmul_encoder import FEATURE_ENCODERS, use_matmul_encoder, waveform_matmuls
 from .onnx_graph import OUTPUT, export_onnx, optimize_offline
+from .pos_conv import POS_CONVS, conv2d_pos_conv
 from .parity import DEFAULT_FP32_ATOL, DEFAULT_MIN_FRAME_AGREEMENT, Gate, apply_gate, measure_parity
 from .quantize import QUANTIZE_MODES, quantize_graph
 
@@ -45,6 +46,7 @@ def export_bundle(
     fp32_atol: float = DEFAULT_FP32_ATOL,
     gate: bool = True,
     feature_encoder: str = "matmul",
+    pos_conv: str = "conv2d",
     progress: Progress | None = None,
 ) -> Manifest:
     """Export a Hugging Face wav2vec2 CTC checkpoint to a phonedge bundle folder and return its manifest.
@@ -68,6 +70,8 @@ def export_bundle(
         gate: refuse to write the bundle when a parity threshold is missed; False records only.
         feature_encoder: "matmul" (the conv feature encoder rewritten as MatMuls, which int8
             quantizes; same float results) or "conv" (the graph Optimum writes as it is).
+        pos_conv: "conv2d" (the positional conv as a height-1 Conv2d, which ONNX Runtime's CPU
+            provider runs in its blocked kernels; same float results) or "conv1d" (as written).
         progress: called with short step descriptions.
 
     Returns:
@@ -81,6 +85,8 @@ def export_bundle(
     _check_options(quantize, min_agreement, min_frame_agreement, fp32_atol)
     if feature_encoder not in FEATURE_ENCODERS:
         raise ExportError(f"unknown feature_encoder={feature_encoder!r}; use one of {', '.join(FEATURE_ENCODERS)}")
+    if pos_conv not in POS_CONVS:
+        raise ExportError(f"unknown pos_conv={pos_conv!r}; use one of {', '.join(POS_CONVS)}")
     require_export_extra()
     local = Path(model).expanduser()
     check_output_dir(Path(out_dir), local if local.exists() else None, overwrite)  # before any download
@@ -106,15 +112,10 @@ def export_bundle(
         torch_model = load_model(folder)
         say("exporting ONNX" + (" with attention_mask" if masked else ""))
         graph = work / "exported.onnx"
-        # The encoder is swapped in for the export only (no copy of the whole model: xlsr-53 is 1.26 GB);
-        # parity is then measured against the restored original.
-        original_encoder = torch_model.wav2vec2.feature_extractor
-        if feature_encoder == "matmul":
-            use_matmul_encoder(torch_model)
-        try:
+        # The rewritten modules are swapped in for the export only (no copy of the whole model:
+        # xlsr-53 is 1.26 GB); parity is then measured against the restored original.
+        with _export_forms(torch_model, feature_encoder, pos_conv):
             inputs_names = export_onnx(torch_model, graph, masked)
-        finally:
-            torch_model.wav2vec2.feature_extractor = original_encoder
         external = [path for path in work.iterdir() if path != graph]
         if external or graph.stat().st_size > ONNX_SIZE_LIMIT:
             raise ExportError(f"{folder}: the float32 graph exceeds 2 GB; such models are not supported yet")
@@ -136,6 +137,7 @@ def export_bundle(
             optimized=optimize,
         )
         quantization["feature_encoder"] = feature_encoder
+        quantization["pos_conv"] = pos_conv
         shutil.rmtree(work)
         say(f"checking parity on {len(inputs)} {inputs_kind} inputs")
         figures = measure_parity(
@@ -195,6 +197,22 @@ def _source(checkpoint: Checkpoint, torch_model: Any) -> dict[str, Any]:
         "architecture": CTC_ARCHITECTURE,
         "num_parameters": int(torch_model.num_parameters()),
     }
+
+
+@contextmanager
+def _export_forms(model: Any, feature_encoder: str, pos_conv: str) -> Iterator[None]:
+    """MODEL with the chosen export forms of its feature encoder and positional conv, restored after."""
+    original_encoder = model.wav2vec2.feature_extractor
+    if feature_encoder == "matmul":
+        use_matmul_encoder(model)
+    try:
+        if pos_conv == "conv2d":
+            with conv2d_pos_conv(model):
+                yield
+        else:
+            yield
+    finally:
+        model.wav2vec2.feature_extractor = original_encoder
 
 
 @contextmanager

@@ -493,8 +493,10 @@ def test_a_failed_overwrite_keeps_the_old_bundle(tmp_path, layer_model, layer_fp
 def test_cli_exports_and_overwrites(tmp_path, layer_model):
     out = tmp_path / "bundle"
     runner = CliRunner()
-    result = runner.invoke(export_command, [str(layer_model), "-o", str(out), "--quantize", "none", "--json"])
+    args = [str(layer_model), "-o", str(out), "--quantize", "none", "--pos-conv", "conv1d", "--json"]
+    result = runner.invoke(export_command, args)
     assert result.exit_code == 0, result.output
+    assert read_manifest(out).graph.quantization["pos_conv"] == "conv1d"
     record = json.loads(result.stdout)
     assert record["bundle"] == str(out) and record["quantization"] == "none" and record["parity"]["passed"]
     assert "exporting ONNX" in result.stderr and "checking parity on 8 generated inputs" in result.stderr
@@ -557,3 +559,52 @@ def test_conv_feature_encoder_option(tmp_path_factory, layer_model):
     assert np.abs(got - _torch_logits(layer_model, x)).max() < 1e-4
     with pytest.raises(ExportError, match="feature_encoder"):
         export_bundle(layer_model, tmp_path_factory.mktemp("bad") / "b", feature_encoder="fft")
+
+
+def _pos_conv_weight(bundle: Path):
+    model = onnx.load(str(bundle / "model.onnx"), load_external_data=False)
+    (node,) = [n for n in model.graph.node if n.op_type == "Conv" and "/pos_conv_embed/" in n.name]
+    return {t.name: t for t in model.graph.initializer}.get(node.input[1])
+
+
+def test_pos_conv_exports_as_a_height_one_conv2d(layer_fp32, layer_int8):
+    for bundle in (layer_fp32, layer_int8):
+        weight = _pos_conv_weight(bundle)
+        assert weight is not None and len(weight.dims) == 4 and weight.dims[2] == 1
+        assert read_manifest(bundle).graph.quantization["pos_conv"] == "conv2d"
+
+
+def test_conv1d_pos_conv_option_gives_the_same_logits(tmp_path_factory, layer_model, layer_fp32):
+    bundle = _bundle(tmp_path_factory, layer_model, quantize="none", pos_conv="conv1d")
+    weight = _pos_conv_weight(bundle)
+    assert weight is None or len(weight.dims) == 3  # as Optimum writes it (weight norm may stay a computation)
+    assert read_manifest(bundle).graph.quantization["pos_conv"] == "conv1d"
+    x = _signal(2.1, seed=12)
+    feeds = {"input_values": x[None], "attention_mask": np.ones((1, len(x)), np.int64)}
+    logits = [
+        ort.InferenceSession(str(b / "model.onnx"), providers=["CPUExecutionProvider"]).run(["logits"], feeds)[0][0]
+        for b in (bundle, layer_fp32)
+    ]
+    expected = _torch_logits(layer_model, x)
+    assert np.abs(logits[0] - expected).max() < 1e-4
+    assert np.abs(logits[1] - expected).max() < 1e-4
+    with pytest.raises(ExportError, match="pos_conv"):
+        export_bundle(layer_model, tmp_path_factory.mktemp("bad") / "b", pos_conv="conv3d")
+
+
+def test_conv2d_pos_conv_module_matches_and_is_restored(layer_model):
+    from phonedge_export.checkpoint import load_model
+    from phonedge_export.pos_conv import conv2d_pos_conv
+
+    model = load_model(layer_model)
+    embed = model.wav2vec2.encoder.pos_conv_embed
+    original = embed.conv
+    hidden = torch.randn(2, 37, model.config.hidden_size)
+    with torch.inference_mode():
+        expected = embed(hidden)
+        with conv2d_pos_conv(model):
+            assert embed.conv is not original
+            got = embed(hidden)
+    assert embed.conv is original
+    assert got.shape == expected.shape
+    assert (got - expected).abs().max().item() < 1e-5
