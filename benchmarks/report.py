@@ -101,11 +101,52 @@ def speed_section(speed: dict[str, Any]) -> list[str]:
     lines += ["", "Peak RSS is the process's high-water mark (VmHWM) over imports, load and every "
               "timed call; model size is what the backend loads from disk (PyTorch int8: its serialized "
               "quantized state dict)."]
+    lines += ["", "### Peak memory while predicting, per input length: MiB (× model size)", ""]
+    rows = [[n] + [_peak(b, k) for k in lengths] for n, b in ok.items()]
+    lines += _table(["Backend"] + [f"{k} s" for k in lengths], rows)
+    lines += ["", "The high-water mark is reset (Linux `/proc/self/clear_refs`) after the model is loaded and "
+              "before each length's warm-up, so each figure is the whole process (interpreter, libraries, "
+              "weights, activations) while it predicts inputs of that length; the highest of the rounds."]
     missing = _unavailable(backends)
     if missing:
         lines += ["", "Did not run:"] + missing
     lines.append("")
+    lines += floor_section(speed.get("floor", {}), ok, speed["reference"])
     return lines + cold_start_section(speed.get("cold_start", {}))
+
+
+def _peak(backend: dict[str, Any], key: str) -> str:
+    peak = backend["latency"].get(key, {}).get("peak_rss_mb")
+    if peak is None:
+        return "–"
+    return f"{peak:,.0f} (×{peak * MB / backend['model_bytes']:.2f})"
+
+
+def floor_section(floor: dict[str, Any], ok: dict[str, Any], reference: str) -> list[str]:
+    """MAC counts, measured GEMM rates and the lower bound they put on int8 latency."""
+    if floor.get("status") != "ok":
+        return []
+    rates = floor["gemm"]["best_macs_per_s"]
+    lines = ["### Compute floor of an int8 graph on this CPU (benchmarks/floor.py)", "",
+             f"Best measured ONNX Runtime MatMul rates at the model's shapes, {floor['gemm']['threads']} thread(s): "
+             f"uint8×int8 {rates['int8'] / 1e9:,.0f} GMAC/s, float32 {rates['float32'] / 1e9:,.0f} GMAC/s. "
+             "Floor = int8 MACs / int8 rate + float MACs (first conv, positional conv, attention scores) / "
+             "float32 rate; it counts only the MatMuls and convs, so no graph that runs them through these kernels can beat it. A CPU with faster int8 units (AMX) raises the int8 rate and lowers the floor.", ""]
+    phonedge = ok.get("phonedge-int8", {}).get("latency", {})
+    rows = []
+    for key, entry in floor["lengths"].items():
+        measured = phonedge.get(key, {}).get("median_s")
+        ref = entry.get("reference_median_s")
+        rows.append([
+            f"{key} s", f"{entry['int8_macs'] / 1e9:,.1f}", f"{entry['float32_macs'] / 1e9:,.1f}",
+            _ms(entry["phonedge_split_s"]), _ms(entry["all_int8_s"]), _ms(ref),
+            f"×{entry['max_speedup_phonedge_split']:.2f}" if ref else "–",
+            f"×{entry['max_speedup_all_int8']:.2f}" if ref else "–",
+            _ms(measured), f"{entry['phonedge_split_s'] / measured:.0%}" if measured else "–",
+        ])
+    lines += _table(["Audio", "int8 GMAC", "float GMAC", "Floor ms", "Floor ms, all int8", f"{reference} ms",
+                     "Max speed-up", "Max, all int8", "phonedge-int8 ms", "Floor / measured"], rows)
+    return lines + [""]
 
 
 def cold_start_section(cold: dict[str, Any]) -> list[str]:

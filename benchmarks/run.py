@@ -152,6 +152,7 @@ def speed_workload(args: argparse.Namespace, model_dir: Path, plan: SpeedPlan) -
     timeout = 300 if args.quick else 1800
     result = run_speed(models, CPU_BACKENDS, args.threads, plan, signal, REFERENCE, timeout,
                        rounds=1 if args.quick else args.rounds)
+    result["floor"] = floor_workload(args, model_dir, plan, result)
     result.update(status="ok", model=_model_facts(model_dir), bundle_errors=models.bundle_errors,
                   ct2_error=models.ct2_error,
                   signal="real FSDD recordings (reference/audio, 8 kHz -> 16 kHz with soxr) concatenated in order"
@@ -165,6 +166,21 @@ def speed_workload(args: argparse.Namespace, model_dir: Path, plan: SpeedPlan) -
         sf.write(str(wav), np.asarray(signal[:SAMPLE_RATE]), SAMPLE_RATE, subtype="PCM_16")
         warmup, repeats = (0, 1) if args.quick else (1, 3)
         result["cold_start"] = run_cold_start(models.bundles["int8"], model_dir, wav, args.threads, warmup, repeats)
+    return result
+
+
+def floor_workload(args: argparse.Namespace, model_dir: Path, plan: SpeedPlan, speed: dict[str, Any]) -> dict[str, Any]:
+    """The compute floor of the speed model at the unchunked lengths, against this run's reference medians."""
+    from benchmarks.floor import compute_floor
+    from benchmarks.workloads import length_key
+
+    reference = speed.get("backends", {}).get(REFERENCE, {})
+    medians = {key: figures["median_s"] for key, figures in reference.get("latency", {}).items()}
+    lengths = [s for s in plan.lengths_s if s <= 20]
+    log(f"compute floor at {', '.join(length_key(s) for s in lengths)} s")
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    result = compute_floor(config, lengths, args.threads, medians)
+    result["status"] = "ok"
     return result
 
 

@@ -74,6 +74,8 @@ def merge_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         candidates = [r["latency"][key] for r in done if key in r.get("latency", {})]
         best = dict(min(candidates, key=lambda f: f["median_s"]))
         best["round_medians_s"] = [f["median_s"] for f in candidates]
+        peaks = [f["peak_rss_mb"] for f in candidates if f.get("peak_rss_mb") is not None]
+        best["peak_rss_mb"] = max(peaks) if peaks else None
         merged["latency"][key] = best
     merged["rss_peak_mb"] = max(r["rss_peak_mb"] for r in done)
     merged["rounds"] = len(done)

@@ -37,6 +37,15 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def reset_peak_rss() -> bool:
+    """Reset VmHWM to the current RSS (Linux: /proc/self/clear_refs "5"), so a peak belongs to what follows."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5", encoding="ascii")
+    except OSError:
+        return False
+    return True
+
+
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
     """Import, load, then time every input length after warm-up; memory read at each stage."""
     import numpy as np
@@ -66,7 +75,10 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
             def call() -> None:
                 last["out"] = backend.infer(samples)  # noqa: B023  # the loop's current samples
 
+            reset = reset_peak_rss()
             figures = summarize(time_calls(call, plan.warmup, plan.repeats_for(seconds)))
+            # High-water mark over this length's calls alone: the model loaded, inputs of this length.
+            figures["peak_rss_mb"] = peak_rss_mb() if reset else None
             figures["rtf"] = figures["median_s"] / seconds
             figures["frames"] = int(last["out"].logits.shape[0])
             latency[length_key(seconds)] = figures

@@ -44,6 +44,7 @@ def test_quick_writes_json_markdown_and_plot(quick_run: Path) -> None:
     for name in CPU_BACKENDS:
         assert name in markdown
     assert "int8 speed depends on the instruction set" in markdown
+    assert "Compute floor of an int8 graph" in markdown and "Peak memory while predicting" in markdown
 
 
 def test_quick_measures_every_backend_for_speed(quick_run: Path) -> None:
@@ -63,9 +64,17 @@ def test_quick_measures_every_backend_for_speed(quick_run: Path) -> None:
             figures = item["latency"][key]
             assert figures["repeats"] >= 1 and 0 < figures["min_s"] <= figures["median_s"]
             assert "speedup_vs_pytorch_fp32" in figures
+            # reset after load, so the peak while predicting lies between the loaded RSS and the run's peak
+            assert item["rss_after_load_mb"] * 0.5 < figures["peak_rss_mb"] <= item["rss_peak_mb"]
         assert item["model_bytes"] > 0 and item["rss_peak_mb"] >= item["rss_after_imports_mb"] > 0
     for name in ("phonedge-fp32", "phonedge-int8"):
         assert speed["backends"][name]["torch_imported"] is False
+    floor = speed["floor"]
+    assert floor["status"] == "ok"
+    for key in speed["lengths_s"]:
+        entry = floor["lengths"][key]
+        assert entry["reference_median_s"] == speed["backends"]["pytorch-fp32"]["latency"][key]["median_s"]
+        assert entry["max_speedup_phonedge_split"] > 0
     cold = speed["cold_start"]
     assert cold["phonedge-cli"]["status"] == "ok", cold["phonedge-cli"].get("error")
     assert cold["transformers-pipeline"]["status"] == "ok", cold["transformers-pipeline"].get("error")

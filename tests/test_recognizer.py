@@ -212,3 +212,19 @@ def test_int8_batch_equals_one_by_one(reference_bundles: dict, real_recordings: 
     for a, b in zip(batch, single):
         assert a.text == b.text
         np.testing.assert_array_equal(a.logits, b.logits)
+
+
+def test_loading_returns_freed_heap_to_the_os(layer_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from phonedge import session as session_module
+
+    calls: list[bool] = []
+    real = session_module.release_freed_memory
+    monkeypatch.setattr(session_module, "release_freed_memory", lambda: calls.append(real()) or calls[-1])
+    phonedge.load(layer_bundle)
+    assert len(calls) == 1
+    if sys.platform.startswith("linux"):
+        import platform
+
+        assert calls == [platform.libc_ver()[0] == "glibc"]
