@@ -17,7 +17,7 @@ from .calibration import generated_signals, load_calibration_audio
 from .checkpoint import CTC_ARCHITECTURE, Checkpoint, load_model, read_checkpoint, resolve_model
 from .deps import package_versions, require_export_extra
 from .labels import read_labels
-from .matmul_encoder import FEATURE_ENCODERS, use_matmul_encoder, waveform_matmuls
+from .matmul_encoder import FEATURE_ENCODERS, quantize_before_stacking, use_matmul_encoder, waveform_matmuls
 from .onnx_graph import OUTPUT, export_onnx, optimize_offline
 from .pos_conv import POS_CONVS, conv2d_pos_conv
 from .parity import DEFAULT_FP32_ATOL, DEFAULT_MIN_FRAME_AGREEMENT, Gate, apply_gate, measure_parity
@@ -137,6 +137,8 @@ def export_bundle(
             optimized=optimize,
         )
         quantization["feature_encoder"] = feature_encoder
+        if feature_encoder == "matmul" and quantize == "int8":
+            quantization["uint8_stacked_blocks"] = quantize_before_stacking(model_path)
         quantization["pos_conv"] = pos_conv
         shutil.rmtree(work)
         say(f"checking parity on {len(inputs)} {inputs_kind} inputs")

@@ -608,3 +608,23 @@ def test_conv2d_pos_conv_module_matches_and_is_restored(layer_model):
     assert embed.conv is original
     assert got.shape == expected.shape
     assert (got - expected).abs().max().item() < 1e-5
+
+
+def test_int8_encoder_blocks_stack_uint8(layer_int8, layer_fp32, layer_model):
+    model = onnx.load(str(layer_int8 / "model.onnx"), load_external_data=False)
+    nodes = list(model.graph.node)
+    producer = {out: n for n in nodes for out in n.output}
+    early = [n for n in nodes if n.name.endswith("/StackInput_QuantizeLinear")]
+    assert sorted(n.name.split("/")[3] for n in early) == [f"blocks.{i}" for i in range(1, 7)]
+    for node in nodes:
+        if node.op_type == "DynamicQuantizeLinear" and "/feature_extractor/" in node.name:
+            assert node in early  # no float stack is quantized after stacking any more
+    for node in nodes:  # every frame-stack slice of blocks 1-6 reads the uint8 block input
+        scope = "/".join(node.name.split("/")[:4])
+        if node.op_type == "Slice" and "/feature_extractor/blocks." in node.name and not scope.endswith("blocks.0"):
+            assert producer[node.input[0]].op_type == "DynamicQuantizeLinear"
+    assert read_manifest(layer_int8).graph.quantization["uint8_stacked_blocks"] == 6
+    assert "uint8_stacked_blocks" not in read_manifest(layer_fp32).graph.quantization
+    x = _signal(1.7, seed=13)
+    got = _run(layer_int8, x[None])[0]
+    assert (got.argmax(-1) == _torch_logits(layer_model, x).argmax(-1)).mean() > 0.8

@@ -228,3 +228,12 @@ def test_loading_returns_freed_heap_to_the_os(layer_bundle: Path, monkeypatch: p
         import platform
 
         assert calls == [platform.libc_ver()[0] == "glibc"]
+
+
+def test_session_options(layer_bundle: Path) -> None:
+    from phonedge.session import SessionConfig, create_session
+
+    options = phonedge.load(layer_bundle, threads=1)._session.get_session_options()
+    assert options.enable_mem_pattern is False and options.intra_op_num_threads == 1
+    session = create_session(layer_bundle / "model.onnx", SessionConfig(memory_pattern=True, intra_op_threads=2))
+    assert session.get_session_options().enable_mem_pattern is True
