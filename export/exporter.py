@@ -146,7 +146,7 @@ def export_bundle(
             torch_model,
             model_path,
             inputs,
-            blank_id=checkpoint.tokenizer.blank_id,
+            tokenizer=checkpoint.tokenizer,
             with_mask=masked,
             inputs_kind=inputs_kind,
             padding_value=audio.padding_value,

@@ -22,7 +22,9 @@ from typing import Any, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from phonedge.ctc import CTCDecoder
 from phonedge.errors import ExportError
+from phonedge.manifest import TokenizerSpec
 
 from .onnx_graph import ATTENTION_MASK, INPUT_VALUES
 
@@ -40,15 +42,6 @@ class Gate:
     min_agreement: float | None = None
     min_frame_agreement: float = DEFAULT_MIN_FRAME_AGREEMENT
     enabled: bool = True
-
-
-def greedy_ids(logits: NDArray[np.floating], blank_id: int) -> list[int]:
-    """Greedy CTC ids of one utterance: argmax per frame, repeats merged, blanks dropped."""
-    best = np.asarray(logits).argmax(axis=-1)
-    if best.size == 0:
-        return []
-    keep = np.concatenate(([True], best[1:] != best[:-1])) & (best != blank_id)
-    return [int(i) for i in best[keep]]
 
 
 def torch_logits(model: Any, inputs: Sequence[NDArray[np.float32]], with_mask: bool) -> list[NDArray[np.float32]]:
@@ -97,9 +90,15 @@ def onnx_padded_logits(
 
 
 def compare(
-    reference: Sequence[NDArray[np.floating]], candidate: Sequence[NDArray[np.floating]], blank_id: int
+    reference: Sequence[NDArray[np.floating]],
+    candidate: Sequence[NDArray[np.floating]],
+    tokenizer: TokenizerSpec,
 ) -> dict[str, Any]:
-    """Logit differences and argmax/transcript agreement of CANDIDATE against REFERENCE, input by input."""
+    """Logit differences and argmax/transcript agreement of CANDIDATE against REFERENCE, input by input.
+
+    Transcripts are the runtime's own greedy decoding (phonedge.ctc.CTCDecoder), so the gate agrees
+    with what ``phonedge predict`` prints, tokens with the same text included.
+    """
     worst, total, frames, same_frames, same_transcripts = 0.0, 0.0, 0, 0, 0
     for ref, got in zip(reference, candidate):
         if ref.shape != got.shape:
@@ -109,7 +108,8 @@ def compare(
         total += float(diff.sum())
         frames += ref.shape[0]
         same_frames += int((ref.argmax(-1) == got.argmax(-1)).sum())
-        same_transcripts += greedy_ids(ref, blank_id) == greedy_ids(got, blank_id)
+        decoder = CTCDecoder(tokenizer, ref.shape[-1])
+        same_transcripts += decoder.decode(ref) == decoder.decode(got)
     count = len(reference)
     return {
         "max_abs_logit_diff": worst,
@@ -126,20 +126,20 @@ def measure_parity(
     path: Path,
     inputs: Sequence[NDArray[np.float32]],
     *,
-    blank_id: int,
+    tokenizer: TokenizerSpec,
     with_mask: bool,
     inputs_kind: str,
     padding_value: float = 0.0,
 ) -> dict[str, Any]:
     """Parity figures of the graph at PATH against MODEL on INPUTS (plus a padded batch for masked graphs)."""
     reference = torch_logits(model, inputs, with_mask)
-    figures = compare(reference, onnx_logits(path, inputs), blank_id)
+    figures = compare(reference, onnx_logits(path, inputs), tokenizer)
     figures["inputs"] = inputs_kind
     figures["padded_batch"] = None
     if with_mask:
         head = list(inputs[:PADDED_BATCH_SIZE])
         padded = onnx_padded_logits(path, head, [r.shape[0] for r in reference[: len(head)]], padding_value)
-        batch = compare(reference[: len(head)], padded, blank_id)
+        batch = compare(reference[: len(head)], padded, tokenizer)
         figures["padded_batch"] = {
             key: batch[key] for key in ("n_inputs", "max_abs_logit_diff", "frame_argmax_agreement")
         }

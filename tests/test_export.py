@@ -26,7 +26,7 @@ from phonedge_export import export_bundle  # noqa: E402
 from phonedge_export.calibration import generated_signals  # noqa: E402
 from phonedge_export.checkpoint import receptive_field, resolve_model  # noqa: E402
 from phonedge_export.cli import export as export_command  # noqa: E402
-from phonedge_export.parity import greedy_ids  # noqa: E402
+from phonedge_export.parity import compare  # noqa: E402
 
 from phonedge.errors import ExportError, MissingExtraError  # noqa: E402
 from phonedge.manifest import MANIFEST_NAME, read_manifest  # noqa: E402
@@ -289,10 +289,18 @@ def test_without_the_gate_failures_are_recorded(tmp_path, group_model):
     assert read_manifest(tmp_path / "bundle").parity["passed"] is False
 
 
-def test_greedy_ids_merge_repeats_and_drop_blanks():
-    frames = np.eye(4)[[0, 2, 2, 0, 2, 3, 3, 1, 0]]
-    assert greedy_ids(frames, blank_id=0) == [2, 2, 3, 1]
-    assert greedy_ids(np.zeros((0, 4)), blank_id=0) == []
+def test_parity_compares_the_runtime_transcripts():
+    from phonedge.manifest import TokenizerSpec
+
+    spec = TokenizerSpec(kind="Wav2Vec2PhonemeCTCTokenizer", vocab=["<pad>", "<s>", "</s>", "<unk>", "z", "ih"],
+                         blank_id=0, special_tokens=["<pad>", "<s>", "</s>", "<unk>"], word_delimiter_token=None)
+    eye = np.eye(6, dtype=np.float32)
+    reference = [eye[[0, 4, 4, 0, 5, 0]], eye[[4, 0, 4, 5]], np.zeros((0, 6), np.float32)]
+    shifted = [eye[[4, 4, 0, 0, 5, 5]], eye[[4, 4, 4, 5]], np.zeros((0, 6), np.float32)]  # same/merged/empty
+    figures = compare(reference, shifted, spec)
+    assert figures["transcript_agreement"] == pytest.approx(2 / 3)  # "z z ih" vs "z ih" differs
+    assert figures["frame_argmax_agreement"] == pytest.approx(6 / 10)
+    assert figures["max_abs_logit_diff"] == 1.0 and figures["n_frames"] == 10
 
 
 def test_generated_signals_are_deterministic():
