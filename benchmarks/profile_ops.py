@@ -41,11 +41,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         options.profile_file_prefix = str(Path(tmp) / "profile")
         files = [manifest.graph.file] + ([manifest.graph.encoder.file] if manifest.graph.encoder else [])
-        sessions = [ort.InferenceSession(str(args.bundle / files[0]), options, providers=["CPUExecutionProvider"])]
-        if len(files) > 1:  # the encoder's threads sleep when idle, as phonedge.graph.open_graph sets them
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            sessions.append(ort.InferenceSession(str(args.bundle / files[1]), options,
-                                                 providers=["CPUExecutionProvider"]))
+        sessions = [ort.InferenceSession(str(args.bundle / name), options, providers=["CPUExecutionProvider"])
+                    for name in files]
         # The runtime's own runner: a split bundle's encoder runs in 1 s pieces, as in phonedge.load.
         graph = GraphRunner(manifest, sessions[0], sessions[1] if len(sessions) > 1 else None)
         graph.run(x)  # the warm-up is profiled too: totals are divided by runs + 1

@@ -10,7 +10,6 @@ values per 10 s of audio), so running it piecewise bounds the memory a long inpu
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -117,10 +116,5 @@ def open_graph(
         if not (folder / name).is_file():
             raise BundleNotFoundError(f"{folder}: the ONNX file {name!r} named in the manifest is missing; export again")
     session = create_session(folder / manifest.graph.file, config)
-    encoder = None
-    if manifest.graph.encoder:
-        # Two sessions means two thread pools on the same cores: idle threads of the encoder's pool
-        # spinning while the rest of the model runs took ~40% longer for 1 s of audio (xlsr-53 int8,
-        # 2 cores), so the encoder's threads sleep as soon as it is done.
-        encoder = create_session(folder / manifest.graph.encoder.file, replace(config, spinning=False))
+    encoder = create_session(folder / manifest.graph.encoder.file, config) if manifest.graph.encoder else None
     return GraphRunner(manifest, session, encoder, chunk_frames, where=str(folder))

@@ -130,11 +130,3 @@ def test_version_1_manifests_still_load(group_bundle: Path, tmp_path: Path) -> N
 def test_bad_chunk_frames(layer_bundle: Path) -> None:
     with pytest.raises(ValueError, match="chunk_frames"):
         _runner(layer_bundle, 0)
-
-
-def test_encoder_threads_do_not_spin(layer_bundle: Path) -> None:
-    runner = _runner(layer_bundle, 50)
-    key = "session.intra_op.allow_spinning"
-    assert runner._encoder.get_session_options().get_session_config_entry(key) == "0"
-    with pytest.raises(RuntimeError):  # the model's own session keeps ONNX Runtime's default (spinning)
-        runner._session.get_session_options().get_session_config_entry(key)
