@@ -26,7 +26,6 @@ def main() -> None:
     import onnxruntime as ort
 
     from phonedge.errors import PhonedgeError
-    from phonedge.graph import GraphRunner
     from phonedge.manifest import read_manifest
 
     try:
@@ -40,15 +39,15 @@ def main() -> None:
     options.enable_profiling = True
     with tempfile.TemporaryDirectory() as tmp:
         options.profile_file_prefix = str(Path(tmp) / "profile")
-        files = [manifest.graph.file] + ([manifest.graph.encoder.file] if manifest.graph.encoder else [])
-        sessions = [ort.InferenceSession(str(args.bundle / name), options, providers=["CPUExecutionProvider"])
-                    for name in files]
-        # The runtime's own runner: a split bundle's encoder runs in 1 s pieces, as in phonedge.load.
-        graph = GraphRunner(manifest, sessions[0], sessions[1] if len(sessions) > 1 else None)
-        graph.run(x)  # the warm-up is profiled too: totals are divided by runs + 1
+        session = ort.InferenceSession(str(args.bundle / manifest.graph.file), options,
+                                       providers=["CPUExecutionProvider"])
+        feeds = {"input_values": x}
+        if manifest.has_attention_mask:
+            feeds["attention_mask"] = np.ones(x.shape, np.int64)
+        session.run(None, feeds)  # the warm-up is profiled too: totals are divided by runs + 1
         for _ in range(args.runs):
-            graph.run(x)
-        events = [e for s in sessions for e in json.loads(Path(s.end_profiling()).read_text())]
+            session.run(None, feeds)
+        events = json.loads(Path(session.end_profiling()).read_text())
     by_op: collections.Counter[str] = collections.Counter()
     by_node: collections.Counter[str] = collections.Counter()
     for event in events:

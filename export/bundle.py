@@ -14,7 +14,6 @@ from phonedge.errors import ExportError
 from phonedge.manifest import MANIFEST_NAME, Manifest
 
 MODEL_FILE = "model.onnx"
-ENCODER_FILE = "encoder.onnx"
 
 
 def _inside(path: Path, folder: Path) -> bool:

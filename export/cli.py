@@ -42,12 +42,6 @@ QUANTIZE_CHOICES = ("none", "int8", "fp16")  # kept in step with phonedge_export
     show_default=True,
     help="Positional conv as a height-1 Conv2d (ONNX Runtime's faster CPU kernels; same float results) or as exported.",
 )
-@click.option(
-    "--split-encoder/--no-split-encoder",
-    "split_encoder",
-    default=None,
-    help="Feature encoder as its own graph, run in 1 s pieces (bounds memory) [default: on for layer-norm models].",
-)
 @click.option("--optimize/--no-optimize", default=False, show_default=True, help="ONNX Runtime basic optimisations.")
 @click.option("--calibration-audio", type=click.Path(path_type=Path), help="Folder of audio for the parity check.")
 @click.option("--labels", type=click.Path(path_type=Path), help="TSV file: label, name, transcript.")
@@ -84,7 +78,6 @@ def export(
     attention_mask: bool | None,
     feature_encoder: str,
     pos_conv: str,
-    split_encoder: bool | None,
     optimize: bool,
     calibration_audio: Path | None,
     labels: Path | None,
@@ -109,7 +102,6 @@ def export(
             with_attention_mask=attention_mask,
             feature_encoder=feature_encoder,
             pos_conv=pos_conv,
-            split_encoder_graph=split_encoder,
             optimize=optimize,
             calibration_audio=calibration_audio,
             labels=labels,
@@ -133,8 +125,7 @@ def _record(output: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         "bundle": str(output),
         "quantization": graph["quantization"]["mode"],
         "inputs": graph["inputs"],
-        "files": [graph["encoder"]["file"], graph["file"]] if graph["encoder"] else [graph["file"]],
-        "size_bytes": graph["size_bytes"] + (graph["encoder"]["size_bytes"] if graph["encoder"] else 0),
+        "size_bytes": graph["size_bytes"],
         "sha256": graph["sha256"],
         "parity": parity,
     }
@@ -144,8 +135,8 @@ def _summary(record: dict[str, Any]) -> str:
     parity = record["parity"]
     verdict = "passed" if parity["passed"] else "FAILED (not gated)"
     return (
-        f"wrote {record['bundle']}: {record['quantization']}, {record['size_bytes'] / 1e6:.1f} MB "
-        f"({' + '.join(record['files'])}); parity {verdict} on {parity['n_inputs']} {parity['inputs']} inputs: "
+        f"wrote {record['bundle']}: {record['quantization']}, {record['size_bytes'] / 1e6:.1f} MB, "
+        f"inputs {'+'.join(record['inputs'])}; parity {verdict} on {parity['n_inputs']} {parity['inputs']} inputs: "
         f"max |dlogit| {parity['max_abs_logit_diff']:.2g}, frames {parity['frame_argmax_agreement']:.2%}, "
         f"transcripts {parity['transcript_agreement']:.0%}"
     )

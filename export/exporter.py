@@ -6,16 +6,13 @@ import logging
 import shutil
 import warnings
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from phonedge.errors import ExportError
-from phonedge.graph import open_graph
-from phonedge.manifest import EncoderSpec, GraphSpec, Manifest
-from phonedge.session import SessionConfig
+from phonedge.manifest import GraphSpec, Manifest
 
-from .bundle import ENCODER_FILE, MODEL_FILE, atomic_bundle, check_output_dir, file_sha256, write_manifest
+from .bundle import MODEL_FILE, atomic_bundle, check_output_dir, file_sha256, write_manifest
 from .calibration import generated_signals, load_calibration_audio
 from .checkpoint import CTC_ARCHITECTURE, Checkpoint, load_model, read_checkpoint, resolve_model
 from .deps import package_versions, require_export_extra
@@ -25,7 +22,6 @@ from .onnx_graph import OUTPUT, export_onnx, optimize_offline
 from .pos_conv import POS_CONVS, conv2d_pos_conv
 from .parity import DEFAULT_FP32_ATOL, DEFAULT_MIN_FRAME_AGREEMENT, Gate, apply_gate, measure_parity
 from .quantize import QUANTIZE_MODES, quantize_graph
-from .split import split_encoder
 
 Progress = Callable[[str], None]
 ONNX_SIZE_LIMIT = 2**31 - 1  # protobuf's limit; bigger graphs need external data, which bundles do not carry
@@ -51,7 +47,6 @@ def export_bundle(
     gate: bool = True,
     feature_encoder: str = "matmul",
     pos_conv: str = "conv2d",
-    split_encoder_graph: bool | None = None,
     progress: Progress | None = None,
 ) -> Manifest:
     """Export a Hugging Face wav2vec2 CTC checkpoint to a phonedge bundle folder and return its manifest.
@@ -77,9 +72,6 @@ def export_bundle(
             quantizes; same float results) or "conv" (the graph Optimum writes as it is).
         pos_conv: "conv2d" (the positional conv as a height-1 Conv2d, which ONNX Runtime's CPU
             provider runs in its blocked kernels; same float results) or "conv1d" (as written).
-        split_encoder_graph: write the conv feature encoder as a graph of its own (encoder.onnx),
-            which the runtime runs over 1 s pieces to bound memory; None: for layer-norm models,
-            whose encoder computes each frame from its own samples (group-norm ones cannot split).
         progress: called with short step descriptions.
 
     Returns:
@@ -102,12 +94,6 @@ def export_bundle(
     target = check_output_dir(Path(out_dir), folder, overwrite)
     checkpoint = read_checkpoint(folder, str(model))
     masked = checkpoint.uses_layer_norm if with_attention_mask is None else bool(with_attention_mask)
-    split = checkpoint.uses_layer_norm if split_encoder_graph is None else bool(split_encoder_graph)
-    if split and not checkpoint.uses_layer_norm:
-        raise ExportError(
-            f"{model}: a group-norm feature encoder normalises over the whole input, so it cannot run in "
-            "pieces; export it without split_encoder_graph"
-        )
     class_labels = read_labels(Path(labels)) if labels is not None else []
     audio = checkpoint.audio
     if calibration_audio is not None:
@@ -155,38 +141,10 @@ def export_bundle(
             quantization["uint8_stacked_blocks"] = quantize_before_stacking(model_path)
         quantization["pos_conv"] = pos_conv
         shutil.rmtree(work)
-        encoder = None
-        if split:
-            say("splitting off the feature encoder")
-            encoder_path = staging / ENCODER_FILE
-            try:
-                inputs_names = split_encoder(model_path, encoder_path, inputs_names, OUTPUT)
-            except ExportError:
-                if split_encoder_graph:  # asked for explicitly; by default an unsplittable graph stays whole
-                    raise
-            else:
-                encoder = EncoderSpec(file=ENCODER_FILE, output=inputs_names[0], sha256=file_sha256(encoder_path),
-                                      size_bytes=encoder_path.stat().st_size)
-        manifest = Manifest(
-            audio=audio,
-            tokenizer=checkpoint.tokenizer,
-            graph=GraphSpec(
-                file=MODEL_FILE,
-                inputs=inputs_names,
-                output=OUTPUT,
-                quantization=quantization,
-                sha256=file_sha256(model_path),
-                size_bytes=model_path.stat().st_size,
-                encoder=encoder,
-            ),
-            labels=class_labels,
-            source=_source(checkpoint, torch_model),
-            versions=package_versions(),
-        )
         say(f"checking parity on {len(inputs)} {inputs_kind} inputs")
         figures = measure_parity(
             torch_model,
-            open_graph(staging, manifest, SessionConfig()),
+            model_path,
             inputs,
             tokenizer=checkpoint.tokenizer,
             with_mask=masked,
@@ -202,7 +160,22 @@ def export_bundle(
             )
         if failures:
             say("parity gate off; recorded failures: " + "; ".join(failures))
-        manifest = replace(manifest, parity=parity)
+        manifest = Manifest(
+            audio=audio,
+            tokenizer=checkpoint.tokenizer,
+            graph=GraphSpec(
+                file=MODEL_FILE,
+                inputs=inputs_names,
+                output=OUTPUT,
+                quantization=quantization,
+                sha256=file_sha256(model_path),
+                size_bytes=model_path.stat().st_size,
+            ),
+            labels=class_labels,
+            source=_source(checkpoint, torch_model),
+            versions=package_versions(),
+            parity=parity,
+        )
         say("writing the bundle")
         write_manifest(staging, manifest)
     return manifest

@@ -16,6 +16,7 @@ the user's calibration audio (0.99); an explicit ``min_agreement`` is enforced o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -23,9 +24,9 @@ from numpy.typing import NDArray
 
 from phonedge.ctc import CTCDecoder
 from phonedge.errors import ExportError
-from phonedge.graph import GraphRunner
 from phonedge.manifest import TokenizerSpec
 
+from .onnx_graph import ATTENTION_MASK, INPUT_VALUES
 
 DEFAULT_FP32_ATOL = 1e-4
 DEFAULT_MIN_AGREEMENT = 0.99
@@ -56,19 +57,35 @@ def torch_logits(model: Any, inputs: Sequence[NDArray[np.float32]], with_mask: b
     return outputs
 
 
-def onnx_logits(graph: GraphRunner, inputs: Sequence[NDArray[np.float32]]) -> list[NDArray[np.float32]]:
-    """The bundle graph's logits of each input run alone, as the runtime runs them."""
-    return [graph.run(np.ascontiguousarray(x, dtype=np.float32)[None])[0] for x in inputs]
+def _session(path: Path) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def onnx_logits(path: Path, inputs: Sequence[NDArray[np.float32]]) -> list[NDArray[np.float32]]:
+    """ONNX Runtime (CPU) logits of each input run alone."""
+    session = _session(path)
+    names = {node.name for node in session.get_inputs()}
+    outputs = []
+    for x in inputs:
+        feeds = {INPUT_VALUES: np.ascontiguousarray(x, dtype=np.float32)[None]}
+        if ATTENTION_MASK in names:
+            feeds[ATTENTION_MASK] = np.ones(feeds[INPUT_VALUES].shape, dtype=np.int64)
+        outputs.append(session.run(None, feeds)[0][0])
+    return outputs
 
 
 def onnx_padded_logits(
-    graph: GraphRunner, inputs: Sequence[NDArray[np.float32]], frames: Sequence[int], padding_value: float = 0.0
+    path: Path, inputs: Sequence[NDArray[np.float32]], frames: Sequence[int], padding_value: float = 0.0
 ) -> list[NDArray[np.float32]]:
-    """The graph's logits of INPUTS run as one right-padded, masked batch, cut to each item's FRAMES."""
+    """ONNX Runtime logits of INPUTS run as one right-padded, masked batch, cut to each item's FRAMES."""
     from phonedge.features import pad_batch
 
     batch, mask = pad_batch(list(inputs), padding_value)
-    logits = graph.run(batch, mask)
+    logits = _session(path).run(None, {INPUT_VALUES: batch, ATTENTION_MASK: mask})[0]
     return [logits[row, :count] for row, count in enumerate(frames)]
 
 
@@ -106,7 +123,7 @@ def compare(
 
 def measure_parity(
     model: Any,
-    graph: GraphRunner,
+    path: Path,
     inputs: Sequence[NDArray[np.float32]],
     *,
     tokenizer: TokenizerSpec,
@@ -114,14 +131,14 @@ def measure_parity(
     inputs_kind: str,
     padding_value: float = 0.0,
 ) -> dict[str, Any]:
-    """Parity figures of GRAPH against MODEL on INPUTS (plus a padded batch for masked graphs)."""
+    """Parity figures of the graph at PATH against MODEL on INPUTS (plus a padded batch for masked graphs)."""
     reference = torch_logits(model, inputs, with_mask)
-    figures = compare(reference, onnx_logits(graph, inputs), tokenizer)
+    figures = compare(reference, onnx_logits(path, inputs), tokenizer)
     figures["inputs"] = inputs_kind
     figures["padded_batch"] = None
     if with_mask:
         head = list(inputs[:PADDED_BATCH_SIZE])
-        padded = onnx_padded_logits(graph, head, [r.shape[0] for r in reference[: len(head)]], padding_value)
+        padded = onnx_padded_logits(path, head, [r.shape[0] for r in reference[: len(head)]], padding_value)
         batch = compare(reference[: len(head)], padded, tokenizer)
         figures["padded_batch"] = {
             key: batch[key] for key in ("n_inputs", "max_abs_logit_diff", "frame_argmax_agreement")

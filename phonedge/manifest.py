@@ -11,8 +11,7 @@ from .errors import BundleNotFoundError, ModelBundleError
 
 MANIFEST_NAME = "phonedge.json"
 FORMAT_NAME = "phonedge-bundle"
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)  # 2 added the optional separate encoder graph
+FORMAT_VERSION = 1
 TOKENIZER_KINDS = ("Wav2Vec2CTCTokenizer", "Wav2Vec2PhonemeCTCTokenizer")
 
 
@@ -46,19 +45,8 @@ class TokenizerSpec:
 
 
 @dataclass(frozen=True)
-class EncoderSpec:
-    """The conv feature encoder as a graph of its own: waveform in, frames out."""
-
-    file: str
-    output: str
-    input: str = "input_values"
-    sha256: str = ""
-    size_bytes: int = 0
-
-
-@dataclass(frozen=True)
 class GraphSpec:
-    """The ONNX file and how to feed it; with ``encoder``, the file takes the encoder's frames."""
+    """The ONNX file and how to feed it."""
 
     file: str
     inputs: list[str]
@@ -66,12 +54,6 @@ class GraphSpec:
     quantization: dict[str, Any] = field(default_factory=dict)
     sha256: str = ""
     size_bytes: int = 0
-    encoder: EncoderSpec | None = None
-
-    @property
-    def total_bytes(self) -> int:
-        """Bytes of every ONNX file of the bundle."""
-        return self.size_bytes + (self.encoder.size_bytes if self.encoder else 0)
 
 
 @dataclass(frozen=True)
@@ -118,23 +100,22 @@ class Manifest:
         if data.get("format") != FORMAT_NAME:
             raise ModelBundleError(f"{where}: not a phonedge bundle manifest (format={data.get('format')!r})")
         version = data.get("format_version")
-        if version not in READABLE_VERSIONS:
+        if version != FORMAT_VERSION:
             raise ModelBundleError(
-                f"{where}: bundle format version {version!r}, this phonedge reads versions "
-                f"{', '.join(map(str, READABLE_VERSIONS))}; re-export the model with this phonedge version"
+                f"{where}: bundle format version {version!r}, this phonedge reads version "
+                f"{FORMAT_VERSION}; re-export the model with this phonedge version"
             )
         try:
             manifest = cls(
                 audio=AudioSpec(**data["audio"]),
                 tokenizer=TokenizerSpec(**data["tokenizer"]),
-                graph=_graph_spec(data["graph"]),
+                graph=GraphSpec(**data["graph"]),
                 labels=[ClassLabel(**item) for item in data.get("labels", [])],
                 source=dict(data.get("source", {})),
                 versions=dict(data.get("versions", {})),
                 parity=dict(data.get("parity", {})),
-                format_version=version,
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError) as exc:
             raise ModelBundleError(f"{where}: missing or unexpected field ({exc}); re-export the bundle") from exc
         manifest.validate(where)
         return manifest
@@ -151,19 +132,10 @@ class Manifest:
             problems.append(f"blank_id {tok.blank_id} is outside the vocabulary of {len(tok.vocab)}")
         if audio.sample_rate <= 0 or audio.frame_stride <= 0 or audio.receptive_field <= 0:
             problems.append("sample_rate, frame_stride and receptive_field must be positive")
-        encoder = self.graph.encoder
-        if encoder is None and "input_values" not in self.graph.inputs:
+        if "input_values" not in self.graph.inputs:
             problems.append(f"graph inputs {self.graph.inputs} lack 'input_values'")
-        if encoder is not None and encoder.output not in self.graph.inputs:
-            problems.append(f"graph inputs {self.graph.inputs} lack the encoder's output {encoder.output!r}")
         if problems:
             raise ModelBundleError(f"{where}: " + "; ".join(problems))
-
-
-def _graph_spec(data: dict[str, Any]) -> GraphSpec:
-    fields = dict(data)
-    encoder = fields.pop("encoder", None)
-    return GraphSpec(**fields, encoder=EncoderSpec(**encoder) if encoder is not None else None)
 
 
 def read_manifest(bundle: Path) -> Manifest:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -13,13 +13,12 @@ from numpy.typing import NDArray
 from .audio import PathLike, load_audio
 from .chunking import ChunkPlan
 from .ctc import CTCDecoder, transcript_ids, transcript_units
-from .errors import InvalidAudioError, PhonedgeError
+from .errors import BundleNotFoundError, InvalidAudioError, ModelBundleError, PhonedgeError
 from .features import normalize, pad_batch
 from .manifest import ClassLabel, Manifest, read_manifest
 from . import scoring
 from .result import Prediction, Token
-from .graph import GraphRunner, open_graph
-from .session import SessionConfig
+from .session import SessionConfig, create_session
 
 AudioInput = Union[PathLike, NDArray[np.generic]]
 CLASSIFY_METHODS = ("ctc", "nearest")
@@ -28,13 +27,20 @@ CLASSIFY_METHODS = ("ctc", "nearest")
 class Recognizer:
     """Runs one phonedge bundle; safe to share between threads (it holds no per-call state)."""
 
-    def __init__(self, bundle: Path, manifest: Manifest, graph: GraphRunner, chunking: ChunkPlan) -> None:
-        """Wrap an opened graph; use :func:`phonedge.load` rather than this."""
+    def __init__(self, bundle: Path, manifest: Manifest, session: Any, chunking: ChunkPlan) -> None:
+        """Wrap an opened session; use :func:`phonedge.load` rather than this."""
         self.bundle = bundle
         self.manifest = manifest
         self.chunking = chunking
-        self._graph = graph
-        num_classes = graph.num_classes
+        self._session = session
+        self._inputs = [i.name for i in session.get_inputs()]
+        missing = set(manifest.graph.inputs) - set(self._inputs)
+        if missing:
+            raise ModelBundleError(
+                f"{bundle}: the manifest names graph inputs {sorted(missing)} that the ONNX file lacks "
+                f"(it has {self._inputs}); the bundle is inconsistent, export it again"
+            )
+        num_classes = session.get_outputs()[0].shape[-1]
         if not isinstance(num_classes, int):
             num_classes = len(manifest.tokenizer.vocab)
         self._decoder = CTCDecoder(manifest.tokenizer, num_classes)
@@ -51,17 +57,21 @@ class Recognizer:
 
     @property
     def input_names(self) -> list[str]:
-        """The model's waveform inputs (``attention_mask`` among them when it takes one)."""
-        return self._graph.input_names
+        """The graph's input names (``attention_mask`` among them when it takes one)."""
+        return list(self._inputs)
 
     def frames_for(self, n_samples: int) -> int:
         """Number of output frames the conv feature encoder gives for ``n_samples`` samples."""
-        return self._graph.frames_for(n_samples)
+        audio = self.manifest.audio
+        return max(0, (n_samples - audio.receptive_field) // audio.frame_stride + 1)
 
     # -- inference ---------------------------------------------------------------------------
 
     def _run(self, batch: NDArray[np.float32], mask: Optional[NDArray[np.int64]]) -> NDArray[np.float32]:
-        return self._graph.run(batch, mask)
+        feeds: dict[str, NDArray[Any]] = {"input_values": batch}
+        if "attention_mask" in self._inputs:
+            feeds["attention_mask"] = mask if mask is not None else np.ones(batch.shape, dtype=np.int64)
+        return self._session.run([self.manifest.graph.output], feeds)[0]
 
     def _prepare(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
         return normalize(x, self.manifest.audio.do_normalize)
@@ -256,5 +266,12 @@ def load(
     """
     path = Path(bundle)
     manifest = read_manifest(path)
-    config = SessionConfig(provider=provider, intra_op_threads=threads, graph_optimization=graph_optimization)
-    return Recognizer(path, manifest, open_graph(path, manifest, config), chunking or ChunkPlan())
+    model_path = path / manifest.graph.file
+    if not model_path.is_file():
+        raise BundleNotFoundError(
+            f"{path}: the ONNX file {manifest.graph.file!r} named in the manifest is missing; export again"
+        )
+    session = create_session(
+        model_path, SessionConfig(provider=provider, intra_op_threads=threads, graph_optimization=graph_optimization)
+    )
+    return Recognizer(path, manifest, session, chunking or ChunkPlan())

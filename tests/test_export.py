@@ -87,21 +87,16 @@ def _torch_logits(model_dir: Path, x: np.ndarray) -> np.ndarray:
 
 
 def _run(bundle: Path, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """The bundle's graph(s) as the runtime runs them (encoder.onnx in pieces, then model.onnx)."""
-    from phonedge.graph import open_graph
-    from phonedge.session import SessionConfig
-
-    return open_graph(bundle, read_manifest(bundle), SessionConfig()).run(values, mask)
-
-
-def _models(bundle: Path) -> list:
-    """Every ONNX file of the bundle, the encoder first when there is one."""
-    return [onnx.load(str(bundle / name)) for name in ("encoder.onnx", "model.onnx") if (bundle / name).is_file()]
+    session = ort.InferenceSession(str(bundle / "model.onnx"), providers=["CPUExecutionProvider"])
+    feeds = {"input_values": values}
+    if "attention_mask" in [i.name for i in session.get_inputs()]:
+        feeds["attention_mask"] = np.ones(values.shape, np.int64) if mask is None else mask
+    return session.run(None, feeds)[0]
 
 
 def _ops(bundle: Path) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for node in _graph_nodes(bundle):
+    for node in onnx.load(str(bundle / "model.onnx")).graph.node:
         counts[node.op_type] = counts.get(node.op_type, 0) + 1
     return counts
 
@@ -131,7 +126,7 @@ def test_int8_graph_really_is_quantized_and_smaller(layer_int8, layer_fp32):
     assert ops.get("DynamicQuantizeLinear", 0) >= 1
     assert "ConvInteger" not in ops  # the conv feature encoder stays float
     int8_weights = [
-        t for m in _models(layer_int8) for t in m.graph.initializer if t.data_type == onnx.TensorProto.INT8
+        t for t in onnx.load(str(layer_int8 / "model.onnx")).graph.initializer if t.data_type == onnx.TensorProto.INT8
     ]
     assert int8_weights
     manifest = read_manifest(layer_int8)
@@ -143,29 +138,22 @@ def test_int8_graph_really_is_quantized_and_smaller(layer_int8, layer_fp32):
         True,
     )
     assert quant["quantized_nodes"] == ops["MatMulInteger"]
-    assert manifest.graph.total_bytes < read_manifest(layer_fp32).graph.total_bytes
+    assert manifest.graph.size_bytes < read_manifest(layer_fp32).graph.size_bytes
 
 
 def test_fp16_graph_has_float16_weights_and_float32_io(layer_fp16):
-    halves = [t for m in _models(layer_fp16) for t in m.graph.initializer if t.data_type == onnx.TensorProto.FLOAT16]
+    model = onnx.load(str(layer_fp16 / "model.onnx"))
+    halves = [t for t in model.graph.initializer if t.data_type == onnx.TensorProto.FLOAT16]
     assert len(halves) >= 10
-    encoder, rest = (ort.InferenceSession(str(layer_fp16 / name), providers=["CPUExecutionProvider"])
-                     for name in ("encoder.onnx", "model.onnx"))
-    assert encoder.get_inputs()[0].type == "tensor(float)"  # frames between the two graphs stay float16
-    assert rest.get_outputs()[0].type == "tensor(float)"
-    # the split copies initializers both halves read (small constants) into both files
-    assert read_manifest(layer_fp16).graph.quantization["float16_initializers"] == len({t.name for t in halves})
+    session = ort.InferenceSession(str(layer_fp16 / "model.onnx"), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].type == "tensor(float)"
+    assert session.get_outputs()[0].type == "tensor(float)"
+    assert read_manifest(layer_fp16).graph.quantization["float16_initializers"] == len(halves)
 
 
 def test_mask_input_follows_the_feature_encoder_norm(layer_fp32, group_fp32):
-    layer = read_manifest(layer_fp32).graph
-    assert layer.encoder is not None and layer.encoder.input == "input_values"
-    assert layer.inputs == [layer.encoder.output, "attention_mask"]
+    assert read_manifest(layer_fp32).graph.inputs == ["input_values", "attention_mask"]
     assert read_manifest(group_fp32).graph.inputs == ["input_values"]
-    import phonedge
-
-    assert phonedge.load(layer_fp32).input_names == ["input_values", "attention_mask"]
-    assert phonedge.load(group_fp32).input_names == ["input_values"]
 
 
 def test_padded_masked_batch_equals_single_items(layer_fp32):
@@ -191,7 +179,7 @@ def test_manifest_round_trips_with_the_right_fields(layer_fp32, layer_model):
     manifest = read_manifest(layer_fp32)
     data = json.loads((layer_fp32 / MANIFEST_NAME).read_text())
     assert manifest.to_dict() == data
-    assert sorted(p.name for p in layer_fp32.iterdir()) == ["encoder.onnx", "model.onnx", MANIFEST_NAME]
+    assert sorted(p.name for p in layer_fp32.iterdir()) == ["model.onnx", MANIFEST_NAME]
     tok, audio, graph = manifest.tokenizer, manifest.audio, manifest.graph
     assert tok.kind == "Wav2Vec2PhonemeCTCTokenizer"
     assert tok.vocab == PHONEMES and tok.blank_id == 0
@@ -553,7 +541,7 @@ def test_cli_quantize_choices_follow_the_library():
 
 
 def _graph_nodes(bundle: Path) -> list:
-    return [node for model in _models(bundle) for node in model.graph.node]
+    return list(onnx.load(str(bundle / "model.onnx"), load_external_data=False).graph.node)
 
 
 def test_matmul_feature_encoder_is_quantized_except_the_waveform_layer(layer_int8):
@@ -573,7 +561,9 @@ def test_conv_feature_encoder_option(tmp_path_factory, layer_model):
     encoder = [n for n in _graph_nodes(bundle) if "/feature_extractor/" in n.name]
     assert sum(n.op_type == "Conv" for n in encoder) == 7
     x = _signal(1.3, seed=11)
-    got = _run(bundle, x[None])[0]
+    session = ort.InferenceSession(str(bundle / "model.onnx"), providers=["CPUExecutionProvider"])
+    feeds = {"input_values": x[None], "attention_mask": np.ones((1, len(x)), np.int64)}
+    got = session.run(["logits"], feeds)[0][0]
     assert np.abs(got - _torch_logits(layer_model, x)).max() < 1e-4
     with pytest.raises(ExportError, match="feature_encoder"):
         export_bundle(layer_model, tmp_path_factory.mktemp("bad") / "b", feature_encoder="fft")
@@ -598,7 +588,11 @@ def test_conv1d_pos_conv_option_gives_the_same_logits(tmp_path_factory, layer_mo
     assert weight is None or len(weight.dims) == 3  # as Optimum writes it (weight norm may stay a computation)
     assert read_manifest(bundle).graph.quantization["pos_conv"] == "conv1d"
     x = _signal(2.1, seed=12)
-    logits = [_run(b, x[None])[0] for b in (bundle, layer_fp32)]
+    feeds = {"input_values": x[None], "attention_mask": np.ones((1, len(x)), np.int64)}
+    logits = [
+        ort.InferenceSession(str(b / "model.onnx"), providers=["CPUExecutionProvider"]).run(["logits"], feeds)[0][0]
+        for b in (bundle, layer_fp32)
+    ]
     expected = _torch_logits(layer_model, x)
     assert np.abs(logits[0] - expected).max() < 1e-4
     assert np.abs(logits[1] - expected).max() < 1e-4
@@ -625,7 +619,8 @@ def test_conv2d_pos_conv_module_matches_and_is_restored(layer_model):
 
 
 def test_int8_encoder_blocks_stack_uint8(layer_int8, layer_fp32, layer_model):
-    nodes = _graph_nodes(layer_int8)
+    model = onnx.load(str(layer_int8 / "model.onnx"), load_external_data=False)
+    nodes = list(model.graph.node)
     producer = {out: n for n in nodes for out in n.output}
     early = [n for n in nodes if n.name.endswith("/StackInput_QuantizeLinear")]
     assert sorted(n.name.split("/")[3] for n in early) == [f"blocks.{i}" for i in range(1, 7)]

@@ -223,17 +223,17 @@ def test_loading_returns_freed_heap_to_the_os(layer_bundle: Path, monkeypatch: p
     real = session_module.release_freed_memory
     monkeypatch.setattr(session_module, "release_freed_memory", lambda: calls.append(real()) or calls[-1])
     phonedge.load(layer_bundle)
-    assert len(calls) == 2  # encoder.onnx and model.onnx
+    assert len(calls) == 1
     if sys.platform.startswith("linux"):
         import platform
 
-        assert calls == [platform.libc_ver()[0] == "glibc"] * 2
+        assert calls == [platform.libc_ver()[0] == "glibc"]
 
 
 def test_session_options(layer_bundle: Path) -> None:
     from phonedge.session import SessionConfig, create_session
 
-    options = phonedge.load(layer_bundle, threads=1)._graph._session.get_session_options()
+    options = phonedge.load(layer_bundle, threads=1)._session.get_session_options()
     assert options.enable_mem_pattern is False and options.intra_op_num_threads == 1
     session = create_session(layer_bundle / "model.onnx", SessionConfig(memory_pattern=True, intra_op_threads=2))
     assert session.get_session_options().enable_mem_pattern is True
