@@ -42,6 +42,13 @@ QUANTIZE_CHOICES = ("none", "int8", "fp16")  # kept in step with phonedge_export
     show_default=True,
     help="Positional conv as a height-1 Conv2d (ONNX Runtime's faster CPU kernels; same float results) or as exported.",
 )
+@click.option(
+    "--encoder-piece-frames",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Run the feature encoder over pieces of N frames inside the graph, bounding its memory; "
+    "0: one pass [default: 50 (1 s) for layer-norm models, 0 for group-norm ones].",
+)
 @click.option("--optimize/--no-optimize", default=False, show_default=True, help="ONNX Runtime basic optimisations.")
 @click.option("--calibration-audio", type=click.Path(path_type=Path), help="Folder of audio for the parity check.")
 @click.option("--labels", type=click.Path(path_type=Path), help="TSV file: label, name, transcript.")
@@ -78,6 +85,7 @@ def export(
     attention_mask: bool | None,
     feature_encoder: str,
     pos_conv: str,
+    encoder_piece_frames: int | None,
     optimize: bool,
     calibration_audio: Path | None,
     labels: Path | None,
@@ -102,6 +110,7 @@ def export(
             with_attention_mask=attention_mask,
             feature_encoder=feature_encoder,
             pos_conv=pos_conv,
+            encoder_piece_frames=encoder_piece_frames,
             optimize=optimize,
             calibration_audio=calibration_audio,
             labels=labels,

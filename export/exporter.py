@@ -19,6 +19,7 @@ from .deps import package_versions, require_export_extra
 from .labels import read_labels
 from .matmul_encoder import FEATURE_ENCODERS, quantize_before_stacking, use_matmul_encoder, waveform_matmuls
 from .onnx_graph import OUTPUT, export_onnx, optimize_offline
+from .piecewise import DEFAULT_PIECE_FRAMES, encoder_in_pieces
 from .pos_conv import POS_CONVS, conv2d_pos_conv
 from .parity import DEFAULT_FP32_ATOL, DEFAULT_MIN_FRAME_AGREEMENT, Gate, apply_gate, measure_parity
 from .quantize import QUANTIZE_MODES, quantize_graph
@@ -47,6 +48,7 @@ def export_bundle(
     gate: bool = True,
     feature_encoder: str = "matmul",
     pos_conv: str = "conv2d",
+    encoder_piece_frames: int | None = None,
     progress: Progress | None = None,
 ) -> Manifest:
     """Export a Hugging Face wav2vec2 CTC checkpoint to a phonedge bundle folder and return its manifest.
@@ -72,6 +74,10 @@ def export_bundle(
             quantizes; same float results) or "conv" (the graph Optimum writes as it is).
         pos_conv: "conv2d" (the positional conv as a height-1 Conv2d, which ONNX Runtime's CPU
             provider runs in its blocked kernels; same float results) or "conv1d" (as written).
+        encoder_piece_frames: run the conv feature encoder inside the graph over pieces of this
+            many frames (an ONNX Loop), which bounds its memory; 0: in one pass; None: 50 (1 s)
+            for layer-norm models, whose encoder computes each frame from its own samples, and
+            0 for group-norm ones, which cannot run in pieces.
         progress: called with short step descriptions.
 
     Returns:
@@ -94,6 +100,7 @@ def export_bundle(
     target = check_output_dir(Path(out_dir), folder, overwrite)
     checkpoint = read_checkpoint(folder, str(model))
     masked = checkpoint.uses_layer_norm if with_attention_mask is None else bool(with_attention_mask)
+    pieces = _piece_frames(encoder_piece_frames, checkpoint.uses_layer_norm, str(model))
     class_labels = read_labels(Path(labels)) if labels is not None else []
     audio = checkpoint.audio
     if calibration_audio is not None:
@@ -140,6 +147,17 @@ def export_bundle(
         if feature_encoder == "matmul" and quantize == "int8":
             quantization["uint8_stacked_blocks"] = quantize_before_stacking(model_path)
         quantization["pos_conv"] = pos_conv
+        quantization["encoder_pieces"] = None
+        if pieces:
+            say(f"running the feature encoder in pieces of {pieces} frames")
+            try:
+                quantization["encoder_pieces"] = encoder_in_pieces(
+                    model_path, pieces, audio.frame_stride, audio.receptive_field,
+                    int(torch_model.config.conv_dim[-1]),
+                )
+            except ExportError:
+                if encoder_piece_frames:  # asked for explicitly; by default such a graph stays as it is
+                    raise
         shutil.rmtree(work)
         say(f"checking parity on {len(inputs)} {inputs_kind} inputs")
         figures = measure_parity(
@@ -179,6 +197,20 @@ def export_bundle(
         say("writing the bundle")
         write_manifest(staging, manifest)
     return manifest
+
+
+def _piece_frames(requested: int | None, layer_norm: bool, model: str) -> int:
+    """Frames per encoder piece: the request, or the default for this encoder's norm; 0 for none."""
+    if requested is None:
+        return DEFAULT_PIECE_FRAMES if layer_norm else 0
+    if requested < 0:
+        raise ExportError(f"encoder_piece_frames={requested} must be 0 (one pass) or positive")
+    if requested and not layer_norm:
+        raise ExportError(
+            f"{model}: a group-norm feature encoder normalises over the whole input, so it cannot run in "
+            "pieces; use encoder_piece_frames=0"
+        )
+    return requested
 
 
 def _check_options(quantize: str, min_agreement: float | None, min_frame_agreement: float, fp32_atol: float) -> None:

@@ -94,9 +94,20 @@ def _run(bundle: Path, values: np.ndarray, mask: np.ndarray | None = None) -> np
     return session.run(None, feeds)[0]
 
 
+def _nodes(graph) -> list:
+    """Every node of GRAPH, those inside Loop/If bodies included (the encoder runs in a Loop)."""
+    found = []
+    for node in graph.node:
+        found.append(node)
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                found += _nodes(attribute.g)
+    return found
+
+
 def _ops(bundle: Path) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for node in onnx.load(str(bundle / "model.onnx")).graph.node:
+    for node in _graph_nodes(bundle):
         counts[node.op_type] = counts.get(node.op_type, 0) + 1
     return counts
 
@@ -501,10 +512,12 @@ def test_a_failed_overwrite_keeps_the_old_bundle(tmp_path, layer_model, layer_fp
 def test_cli_exports_and_overwrites(tmp_path, layer_model):
     out = tmp_path / "bundle"
     runner = CliRunner()
-    args = [str(layer_model), "-o", str(out), "--quantize", "none", "--pos-conv", "conv1d", "--json"]
+    args = [str(layer_model), "-o", str(out), "--quantize", "none", "--pos-conv", "conv1d",
+            "--encoder-piece-frames", "0", "--json"]
     result = runner.invoke(export_command, args)
     assert result.exit_code == 0, result.output
-    assert read_manifest(out).graph.quantization["pos_conv"] == "conv1d"
+    quantization = read_manifest(out).graph.quantization
+    assert quantization["pos_conv"] == "conv1d" and quantization["encoder_pieces"] is None
     record = json.loads(result.stdout)
     assert record["bundle"] == str(out) and record["quantization"] == "none" and record["parity"]["passed"]
     assert "exporting ONNX" in result.stderr and "checking parity on 8 generated inputs" in result.stderr
@@ -541,7 +554,7 @@ def test_cli_quantize_choices_follow_the_library():
 
 
 def _graph_nodes(bundle: Path) -> list:
-    return list(onnx.load(str(bundle / "model.onnx"), load_external_data=False).graph.node)
+    return _nodes(onnx.load(str(bundle / "model.onnx"), load_external_data=False).graph)
 
 
 def test_matmul_feature_encoder_is_quantized_except_the_waveform_layer(layer_int8):
@@ -619,8 +632,7 @@ def test_conv2d_pos_conv_module_matches_and_is_restored(layer_model):
 
 
 def test_int8_encoder_blocks_stack_uint8(layer_int8, layer_fp32, layer_model):
-    model = onnx.load(str(layer_int8 / "model.onnx"), load_external_data=False)
-    nodes = list(model.graph.node)
+    nodes = _graph_nodes(layer_int8)
     producer = {out: n for n in nodes for out in n.output}
     early = [n for n in nodes if n.name.endswith("/StackInput_QuantizeLinear")]
     assert sorted(n.name.split("/")[3] for n in early) == [f"blocks.{i}" for i in range(1, 7)]
@@ -636,3 +648,55 @@ def test_int8_encoder_blocks_stack_uint8(layer_int8, layer_fp32, layer_model):
     x = _signal(1.7, seed=13)
     got = _run(layer_int8, x[None])[0]
     assert (got.argmax(-1) == _torch_logits(layer_model, x).argmax(-1)).mean() > 0.8
+
+
+def test_layer_norm_encoders_run_in_pieces_by_default(layer_fp32, layer_int8, group_fp32):
+    for bundle in (layer_fp32, layer_int8):
+        assert any(n.op_type == "Loop" for n in onnx.load(str(bundle / "model.onnx")).graph.node)
+        assert read_manifest(bundle).graph.quantization["encoder_pieces"] == {
+            "frames": 50, "samples": 49 * 320 + 400, "hop_samples": 50 * 320}
+    assert read_manifest(group_fp32).graph.quantization["encoder_pieces"] is None
+    assert not any(n.op_type == "Loop" for n in _graph_nodes(group_fp32))
+
+
+@pytest.fixture(scope="module")
+def layer_one_pass(tmp_path_factory, layer_model) -> Path:
+    return _bundle(tmp_path_factory, layer_model, quantize="none", encoder_piece_frames=0)
+
+
+@pytest.mark.parametrize("frames", [1, 7])
+def test_pieces_give_the_one_pass_logits(tmp_path_factory, layer_model, layer_one_pass, layer_fp32, frames):
+    assert not any(n.op_type == "Loop" for n in _graph_nodes(layer_one_pass))
+    small = _bundle(tmp_path_factory, layer_model, quantize="none", encoder_piece_frames=frames)
+    for seconds, seed in ((2.37, 21), (0.43, 22), (1.0, 23)):
+        x = _signal(seconds, seed)[None]
+        whole = _run(layer_one_pass, x)
+        for bundle in (small, layer_fp32):
+            got = _run(bundle, x)
+            assert got.shape == whole.shape
+            assert np.abs(got - whole).max() < 1e-5
+    assert np.abs(_run(small, x)[0] - _torch_logits(layer_model, x[0])).max() < 1e-4
+
+
+def test_encoder_piece_options_are_checked(tmp_path, layer_model, group_model):
+    with pytest.raises(ExportError, match="group-norm feature encoder"):
+        export_bundle(group_model, tmp_path / "a", quantize="none", encoder_piece_frames=5)
+    with pytest.raises(ExportError, match="must be 0"):
+        export_bundle(layer_model, tmp_path / "b", quantize="none", encoder_piece_frames=-1)
+    assert _leftovers(tmp_path) == []
+
+
+def test_encoder_in_pieces_refuses_a_graph_without_the_encoder_boundary(tmp_path):
+    from onnx import TensorProto, helper
+
+    from phonedge_export.piecewise import encoder_in_pieces
+
+    graph = helper.make_graph([helper.make_node("Identity", ["input_values"], ["logits"])], "g",
+                              [helper.make_tensor_value_info("input_values", TensorProto.FLOAT, [1, None])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, None])])
+    path = tmp_path / "g.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    with pytest.raises(ExportError, match="feature encoder's output is unknown"):
+        encoder_in_pieces(path, 50, 320, 400, 512)
+    with pytest.raises(ExportError, match="at least one frame"):
+        encoder_in_pieces(path, 0, 320, 400, 512)
