@@ -41,7 +41,8 @@ NOTES = [
     "pipeline's scheme), so its 30 s figure includes about 38 s of model compute; the other backends run the "
     "30 s in one pass.",
     "This machine is a shared virtual machine with slow spells: the same int8 graph measured 0.20 s and 0.29 s "
-    "for 3 s of audio in back-to-back processes. Backends therefore run in interleaved rounds, each in its own "
+    "for 3 s of audio in back-to-back processes, and a process can switch between the two speeds (bimodal, "
+    "~1.4x apart) within seconds. Backends therefore run in interleaved rounds, each in its own "
     "process, and per length the round with the lowest median counts (all round medians are in the JSON); "
     "compare ratios within one run, never timings across runs.",
     "Latency is end to end from float32 16 kHz samples: feature normalisation, the model, greedy CTC decoding "
@@ -63,8 +64,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--md", type=Path, default=None,
                         help="markdown report (default benchmarks/RESULTS.md, or OUT/quick.md with --quick)")
     parser.add_argument("--skip-speed", action="store_true", help="skip the speed workload")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="interleaved rounds of the speed workload; per length the best round counts (default 2)")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="interleaved rounds of the speed workload; per length the best round counts (default 4)")
     parser.add_argument("--skip-accuracy", action="store_true", help="skip the accuracy workload")
     parser.add_argument("--skip-cold-start", action="store_true", help="skip the CLI cold-start comparison")
     parser.add_argument("--reference-model", type=Path, default=REFERENCE_DIR / "model",
