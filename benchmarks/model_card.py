@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
-    from phonedge.evaluate import evaluate, read_eval_manifest  # noqa: F401  (same scoring as phonedge eval)
+    from phonedge.evaluate import read_eval_manifest
 
     items = read_eval_manifest(REPO / "reference" / "eval.tsv")
     result = run_accuracy(ModelSet(args.model), [REFERENCE], args.threads, items, REPO / "reference" / "labels.tsv")
