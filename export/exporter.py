@@ -144,20 +144,19 @@ def export_bundle(
             optimized=optimize,
         )
         quantization["feature_encoder"] = feature_encoder
-        if feature_encoder == "matmul" and quantize == "int8":
-            quantization["uint8_stacked_blocks"] = quantize_before_stacking(model_path)
         quantization["pos_conv"] = pos_conv
-        quantization["encoder_pieces"] = None
-        if pieces:
-            say(f"running the feature encoder in pieces of {pieces} frames")
-            try:
-                quantization["encoder_pieces"] = encoder_in_pieces(
-                    model_path, pieces, audio.frame_stride, audio.receptive_field,
-                    int(torch_model.config.conv_dim[-1]),
-                )
-            except ExportError:
-                if encoder_piece_frames:  # asked for explicitly; by default such a graph stays as it is
-                    raise
+        quantization.update(
+            _rewrite_graph(
+                model_path,
+                stack_uint8=feature_encoder == "matmul" and quantize == "int8",
+                pieces=pieces,
+                pieces_required=bool(encoder_piece_frames),
+                frame_stride=audio.frame_stride,
+                receptive_field=audio.receptive_field,
+                channels=int(torch_model.config.conv_dim[-1]),
+                say=say,
+            )
+        )
         shutil.rmtree(work)
         say(f"checking parity on {len(inputs)} {inputs_kind} inputs")
         figures = measure_parity(
@@ -197,6 +196,44 @@ def export_bundle(
         say("writing the bundle")
         write_manifest(staging, manifest)
     return manifest
+
+
+def _rewrite_graph(
+    path: Path,
+    *,
+    stack_uint8: bool,
+    pieces: int,
+    pieces_required: bool,
+    frame_stride: int,
+    receptive_field: int,
+    channels: int,
+    say: Progress,
+) -> dict[str, Any]:
+    """The rewrites after quantization, on one in-memory copy of the graph at PATH (loaded and saved once).
+
+    Returns the manifest's record of them: uint8-stacked encoder blocks (int8 MatMul encoders
+    only) and the encoder's pieces (None when it runs in one pass).
+    """
+    import onnx
+
+    record: dict[str, Any] = {"encoder_pieces": None}
+    if not stack_uint8 and not pieces:
+        return record
+    model = onnx.load(str(path))
+    if stack_uint8:
+        record["uint8_stacked_blocks"] = quantize_before_stacking(model)
+    if pieces:
+        say(f"running the feature encoder in pieces of {pieces} frames")
+        try:
+            record["encoder_pieces"] = encoder_in_pieces(
+                model, pieces, frame_stride, receptive_field, channels, where=str(path)
+            )
+        except ExportError:
+            if pieces_required:  # asked for explicitly; by default such a graph stays as it is
+                raise
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return record
 
 
 def _piece_frames(requested: int | None, layer_norm: bool, model: str) -> int:

@@ -16,7 +16,6 @@ A group-norm encoder (wav2vec2-base) normalises over the whole input and cannot 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from phonedge.errors import ExportError
@@ -29,49 +28,50 @@ DEFAULT_PIECE_FRAMES = 50  # 1 s of 20 ms frames
 
 
 def encoder_in_pieces(
-    graph: Path, piece_frames: int, frame_stride: int, receptive_field: int, channels: int
+    model: Any, piece_frames: int, frame_stride: int, receptive_field: int, channels: int, where: str = "graph"
 ) -> dict[str, Any]:
-    """Rewrite GRAPH in place so its feature encoder runs over PIECE_FRAMES frames at a time.
+    """Rewrite the ModelProto MODEL in place so its feature encoder runs over PIECE_FRAMES frames at a time.
 
-    CHANNELS is the frames' width (the last conv's output channels). Returns the manifest's record. Raises ExportError when the graph has no
-    recognisable encoder boundary or the encoder shares values with the rest of the model.
+    CHANNELS is the frames' width (the last conv's output channels); WHERE names the graph in
+    errors. Returns the manifest's record. Raises ExportError, leaving MODEL as it was, when the
+    graph has no recognisable encoder boundary or the encoder shares values with the rest.
     """
-    import onnx
-
     if piece_frames < 1:
         raise ExportError(f"encoder pieces must hold at least one frame, got {piece_frames}")
-    model = onnx.load(str(graph))
-    nodes = _topological(list(model.graph.node), model.graph, graph)
-    frames = _encoder_output(nodes, graph)
-    encoder = _encoder_nodes(nodes, frames)
-    rest = [n for n in nodes if id(n) not in encoder]
-    produced = {out for n in nodes if id(n) in encoder for out in n.output}
+    nodes = _topological(list(model.graph.node), model.graph, where)
+    frames = _encoder_output(nodes, where)
+    needed = _encoder_nodes(nodes, frames)
+    encoder = [n for n in nodes if id(n) in needed]
+    rest = [n for n in nodes if id(n) not in needed]
+    produced = {out for n in encoder for out in n.output}
     shared = sorted({name for n in rest for name in n.input if name in produced and name != frames})
     if shared:
-        raise ExportError(f"{graph}: the feature encoder shares {shared[:3]} with the rest of the model")
-    encoder_list = [n for n in nodes if id(n) in encoder]
-    loop_nodes, constants = _loop(encoder_list, frames, piece_frames, frame_stride, receptive_field, channels,
-                                  _frames_type(model, encoder_list, frames))
-    kept = []
-    for node in rest:  # copies: the wrappers of a cleared repeated field must not be reused
-        copy = onnx.NodeProto()
-        copy.CopyFrom(node)
-        copy.input[:] = [FRAMES if name == frames else name for name in copy.input]
-        kept.append(copy)
+        raise ExportError(f"{where}: the feature encoder shares {shared[:3]} with the rest of the model")
+    loop_nodes, constants = _loop(encoder, frames, piece_frames, frame_stride, receptive_field, channels,
+                                  _frames_type(model, encoder, frames))
+    kept = [_renamed(node, frames, FRAMES) for node in rest]
     model.graph.ClearField("node")
     model.graph.node.extend(loop_nodes + kept)
     model.graph.initializer.extend(constants)
-    onnx.checker.check_model(model)
-    onnx.save(model, str(graph))
     return {"frames": piece_frames, "samples": (piece_frames - 1) * frame_stride + receptive_field,
             "hop_samples": piece_frames * frame_stride}
 
 
-def _encoder_output(nodes: list[Any], graph: Path) -> str:
+def _renamed(node: Any, old: str, new: str) -> Any:
+    """A copy of NODE reading NEW wherever it read OLD."""
+    import onnx
+
+    copy = onnx.NodeProto()
+    copy.CopyFrom(node)
+    copy.input[:] = [new if name == old else name for name in copy.input]
+    return copy
+
+
+def _encoder_output(nodes: list[Any], where: str) -> str:
     for node in nodes:
         if node.name == PROJECTION_NORM:
             return str(node.input[0])
-    raise ExportError(f"{graph}: no node {PROJECTION_NORM!r}, so the feature encoder's output is unknown")
+    raise ExportError(f"{where}: no node {PROJECTION_NORM!r}, so the feature encoder's output is unknown")
 
 
 def _encoder_nodes(nodes: list[Any], frames: str) -> set[int]:
@@ -88,7 +88,7 @@ def _encoder_nodes(nodes: list[Any], frames: str) -> set[int]:
     return needed
 
 
-def _topological(nodes: list[Any], graph_proto: Any, where: Path) -> list[Any]:
+def _topological(nodes: list[Any], graph_proto: Any, where: str) -> list[Any]:
     """NODES in an order where every input is defined first (the float16 converter appends Casts last)."""
     ready = {i.name for i in graph_proto.input} | {t.name for t in graph_proto.initializer} | {""}
     ordered: list[Any] = []
@@ -112,7 +112,6 @@ def _loop(
 ) -> tuple[list[Any], list[Any]]:
     """The outer nodes (piece count, empty start, Loop) and their constants."""
     import numpy as np
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     prefix = "/wav2vec2/feature_extractor/Loop/"
@@ -129,13 +128,7 @@ def _loop(
         # Slice clamps the last piece's stop to the input's end.
         helper.make_node("Slice", [INPUT_VALUES, prefix + "start", prefix + "stop", prefix + "time_axis"], [PIECE]),
     ]
-    for node in encoder:
-        copy = onnx.NodeProto()
-        copy.CopyFrom(node)
-        for i, name in enumerate(copy.input):
-            if name == INPUT_VALUES:
-                copy.input[i] = PIECE
-        body_nodes.append(copy)
+    body_nodes += [_renamed(node, INPUT_VALUES, PIECE) for node in encoder]
     body_nodes += [
         helper.make_node("Concat", ["frames_in", frames], ["frames_out"], axis=1),
         helper.make_node("Identity", ["condition_in"], ["condition_out"]),
@@ -191,7 +184,7 @@ def _frames_type(model: Any, encoder: list[Any], frames: str) -> int:
         opset_imports=model.opset_import,
     )
     inferred = onnx.shape_inference.infer_shapes(probe)
-    for value in list(inferred.graph.value_info) + list(inferred.graph.output):
+    for value in inferred.graph.value_info:
         if value.name == frames and value.type.tensor_type.elem_type:
             return int(value.type.tensor_type.elem_type)
     return TensorProto.FLOAT
