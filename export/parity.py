@@ -65,9 +65,8 @@ def _session(path: Path) -> Any:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def onnx_logits(path: Path, inputs: Sequence[NDArray[np.float32]]) -> list[NDArray[np.float32]]:
+def onnx_logits(session: Any, inputs: Sequence[NDArray[np.float32]]) -> list[NDArray[np.float32]]:
     """ONNX Runtime (CPU) logits of each input run alone."""
-    session = _session(path)
     names = {node.name for node in session.get_inputs()}
     outputs = []
     for x in inputs:
@@ -79,13 +78,13 @@ def onnx_logits(path: Path, inputs: Sequence[NDArray[np.float32]]) -> list[NDArr
 
 
 def onnx_padded_logits(
-    path: Path, inputs: Sequence[NDArray[np.float32]], frames: Sequence[int], padding_value: float = 0.0
+    session: Any, inputs: Sequence[NDArray[np.float32]], frames: Sequence[int], padding_value: float = 0.0
 ) -> list[NDArray[np.float32]]:
     """ONNX Runtime logits of INPUTS run as one right-padded, masked batch, cut to each item's FRAMES."""
     from phonedge.features import pad_batch
 
     batch, mask = pad_batch(list(inputs), padding_value)
-    logits = _session(path).run(None, {INPUT_VALUES: batch, ATTENTION_MASK: mask})[0]
+    logits = session.run(None, {INPUT_VALUES: batch, ATTENTION_MASK: mask})[0]
     return [logits[row, :count] for row, count in enumerate(frames)]
 
 
@@ -133,12 +132,13 @@ def measure_parity(
 ) -> dict[str, Any]:
     """Parity figures of the graph at PATH against MODEL on INPUTS (plus a padded batch for masked graphs)."""
     reference = torch_logits(model, inputs, with_mask)
-    figures = compare(reference, onnx_logits(path, inputs), tokenizer)
+    session = _session(path)
+    figures = compare(reference, onnx_logits(session, inputs), tokenizer)
     figures["inputs"] = inputs_kind
     figures["padded_batch"] = None
     if with_mask:
         head = list(inputs[:PADDED_BATCH_SIZE])
-        padded = onnx_padded_logits(path, head, [r.shape[0] for r in reference[: len(head)]], padding_value)
+        padded = onnx_padded_logits(session, head, [r.shape[0] for r in reference[: len(head)]], padding_value)
         batch = compare(reference[: len(head)], padded, tokenizer)
         figures["padded_batch"] = {
             key: batch[key] for key in ("n_inputs", "max_abs_logit_diff", "frame_argmax_agreement")
