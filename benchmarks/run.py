@@ -68,6 +68,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                         help="interleaved rounds of the speed workload; per length the best round counts (default 4)")
     parser.add_argument("--skip-accuracy", action="store_true", help="skip the accuracy workload")
     parser.add_argument("--skip-cold-start", action="store_true", help="skip the CLI cold-start comparison")
+    parser.add_argument("--skip-streaming", action="store_true", help="skip the streaming workload (full mode only)")
+    parser.add_argument("--stream-minutes", type=float, default=60.0,
+                        help="length of the streaming workload's virtual-clock stream (default 60)")
     parser.add_argument("--reference-model", type=Path, default=REFERENCE_DIR / "model",
                         help="the trained model of the accuracy workload")
     args = parser.parse_args(argv)
@@ -249,8 +252,24 @@ def main(argv: Optional[list[str]] = None) -> int:
     tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     tmp.replace(json_path)
     report.write_report(results, md_path, png_path, json_path)
+    if not args.quick and not args.skip_streaming:
+        streaming_workload(args, md_path)
     log(f"wrote {json_path}, {md_path}, {png_path} in {results['runtime_s']:.0f} s")
     return 0
+
+
+def streaming_workload(args: argparse.Namespace, md_path: Path) -> None:
+    """benchmarks/streaming.py in its own process on the bundles above; it adds its section to MD_PATH."""
+    import subprocess
+
+    reference = args.cache / "reference" / "full" / "bundle-int8"
+    speed = args.cache / "xlsr53" / "bundle-int8"
+    if not (reference / "phonedge.json").is_file() or not (speed / "phonedge.json").is_file():
+        log(f"streaming: skipped, it needs {reference} and {speed} (the accuracy and speed workloads build them)")
+        return
+    subprocess.run([sys.executable, "-m", "benchmarks.streaming", "--bundle", str(reference), "--speed-bundle",
+                    str(speed), "--minutes", str(args.stream_minutes), "--threads", str(args.threads),
+                    "--out", str(args.out / "streaming.json"), "--results-md", str(md_path)], cwd=REPO, check=True)
 
 
 if __name__ == "__main__":

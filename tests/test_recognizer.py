@@ -16,6 +16,7 @@ from phonedge.audio import load_audio
 from phonedge.errors import PhonedgeError
 
 RATE = 16000
+ONE_PASS = phonedge.ChunkPlan(600.0, 0.0, 0.0)  # windows longer than any test input
 
 
 def signals(seed: int, lengths: list[int]) -> list[np.ndarray]:
@@ -157,7 +158,7 @@ def test_chunked_equals_unchunked_when_context_suffices(local_bundle: Path, tmp_
     """
     bundle = _without_normalisation(local_bundle, tmp_path / "raw")
     x = signals(8, [16000 * 7 + 123])[0]
-    whole = phonedge.load(bundle).predict(x, RATE, return_logits=True)
+    whole = phonedge.load(bundle, chunking=ONE_PASS).predict(x, RATE, return_logits=True)
     chunked = phonedge.load(bundle, chunking=phonedge.ChunkPlan(2.0, 0.4, 0.4)).predict(x, RATE, return_logits=True)
     assert chunked.logits.shape == whole.logits.shape
     assert float(np.abs(chunked.logits - whole.logits).max()) <= 1e-4
@@ -194,7 +195,7 @@ def test_chunking_real_speech(reference_bundles: dict) -> None:
     lexicon = {"0": "z ih r ow", "1": "w ah n", "2": "t uw", "3": "th r iy"}
     audio_dir = Path(__file__).resolve().parents[1] / "reference" / "audio"
     gap = np.zeros(int(0.3 * RATE), np.float32)
-    whole = phonedge.load(reference_bundles["none"])
+    whole = phonedge.load(reference_bundles["none"], chunking=ONE_PASS)
     chunked = phonedge.load(reference_bundles["none"], chunking=phonedge.ChunkPlan(3.0, 1.0, 1.0))
     truth, one_pass, in_chunks = [], [], []
     for speaker in ("jackson", "theo", "nicolas", "george", "lucas", "yweweler"):
