@@ -37,9 +37,9 @@ NOTES = [
     "reference model int8 must be measured even where the gate would refuse it. The exporter's own parity "
     "figures and whether its default gate passes are recorded (accuracy.export_parity); the reference bundles "
     "use the calibration audio reference/audio as `make demo` does (quick mode: generated signals).",
-    "phonedge chunks inputs longer than 20 s (20 s windows with 4 s strides on each side, the transformers "
-    "pipeline's scheme), so its 30 s figure includes about 38 s of model compute; the other backends run the "
-    "30 s in one pass.",
+    "phonedge cuts inputs longer than 10 s into windows (10 s windows with 2 s strides on each side, each "
+    "normalised on its own: the transformers pipeline's scheme), so its 30 s figure includes about 46 s of model "
+    "compute in five windows; the other backends run the 30 s in one pass.",
     "This machine is a shared virtual machine with slow spells: the same int8 graph measured 0.20 s and 0.29 s "
     "for 3 s of audio in back-to-back processes, and a process can switch between the two speeds (bimodal, "
     "~1.4x apart) within seconds. Backends therefore run in interleaved rounds, each in its own "
@@ -180,7 +180,9 @@ def floor_workload(args: argparse.Namespace, model_dir: Path, plan: SpeedPlan, s
 
     reference = speed.get("backends", {}).get(REFERENCE, {})
     medians = {key: figures["median_s"] for key, figures in reference.get("latency", {}).items()}
-    lengths = [s for s in plan.lengths_s if s <= 20]
+    from phonedge import ChunkPlan
+
+    lengths = [s for s in plan.lengths_s if s <= ChunkPlan().chunk_s]
     log(f"compute floor at {', '.join(length_key(s) for s in lengths)} s")
     config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     result = compute_floor(config, lengths, args.threads, medians)
