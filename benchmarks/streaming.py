@@ -283,7 +283,7 @@ def wall_clock(answers: Path, speed: Path, threads: int, minutes: float) -> dict
     t0 = time.monotonic()
 
     def produce() -> None:
-        for n, at in enumerate(range(0, len(audio), BLOCK)):
+        for at in range(0, len(audio), BLOCK):
             delay = t0 + (at + BLOCK) / RATE - time.monotonic()
             if delay > 0:
                 time.sleep(delay)

@@ -8,7 +8,6 @@ import threading
 import types
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 from click.testing import CliRunner
