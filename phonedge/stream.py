@@ -186,6 +186,7 @@ class Stream:
         self._in_rate: Optional[int] = None
         self._resampler: Any = None
         self._buf = np.zeros(0, dtype=np.float32)
+        self._pending: list[NDArray[np.float32]] = []  # blocks after _buf, not yet joined
         self._buf0 = 0  # stream sample index of _buf[0]
         self._n = 0
         self._lp: Optional[NDArray[np.float32]] = None  # committed frames' log-probs from frame _lp0 on
@@ -237,11 +238,15 @@ class Stream:
             )
 
     def _append(self, x: NDArray[np.float32]) -> None:
+        # Blocks are joined only when a window needs them: tiny blocks cost no copying of the buffer.
         if len(x):
-            self._buf = np.concatenate([self._buf, x])
+            self._pending.append(x)
             self._n += len(x)
 
     def _samples(self, start: int, stop: int) -> NDArray[np.float32]:
+        if self._pending:
+            self._buf = np.concatenate([self._buf, *self._pending])
+            self._pending = []
         return self._buf[start - self._buf0 : stop - self._buf0]
 
     def _advance(self, final: bool) -> list[StreamEvent]:
@@ -344,6 +349,7 @@ class Stream:
         keep_frame = self._endpoint.earliest_needed()
         keep = min(self._cursor.next_start, keep_frame * self._stride)
         if keep > self._buf0:
+            self._samples(keep, keep)  # join pending blocks first
             self._buf = self._buf[keep - self._buf0 :].copy()
             self._buf0 = keep
         if self._lp is not None and keep_frame > self._lp0:
