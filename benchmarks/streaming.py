@@ -15,6 +15,8 @@ Three parts, one JSON file (benchmarks/results/streaming.json) and a "Streaming"
    model that segments like the reference model. RSS is sampled along the way.
 3. Wall clock: the same hybrid fed in real time from a producer thread for ``--wall-minutes``
    (the listen command's structure), latencies measured on the wall clock.
+4. An hour (``--memory-minutes``) on the virtual clock with the reference model alone: RSS and backlog
+   over a long stream (the stream's buffers do not depend on the model's size).
 
     python -m benchmarks.streaming [--bundle REF_INT8] [--speed-bundle XLSR_INT8] [--minutes 60]
 """
@@ -159,11 +161,16 @@ class ChargedRecognizer:
 
     def _both(self, method: str, x: np.ndarray) -> np.ndarray:
         t0 = time.perf_counter()
-        getattr(self._speed, method)(x)
+        if self._speed is not None:
+            getattr(self._speed, method)(x)
         t1 = time.perf_counter()
         out = getattr(self._answers, method)(x)
-        self.charged += t1 - t0
-        self.free += time.perf_counter() - t1
+        t2 = time.perf_counter()
+        if self._speed is None:  # no speed bundle: the reference model's own time is charged
+            self.charged += t2 - t1
+        else:
+            self.charged += t1 - t0
+            self.free += t2 - t1
         return out
 
     def window_logits(self, window: np.ndarray) -> np.ndarray:
@@ -189,52 +196,66 @@ def peak_rss_mb() -> float:
     return float("nan")
 
 
-def latencies(timed: list[tuple[float, Any]], spans: list[tuple[int, int, str]]) -> dict[str, Any]:
-    """First-token, commit and final latencies from (emission time, event) pairs."""
-    first: dict[int, float] = {}
-    final_lat, commit_lat = [], []
-    committed: dict[tuple[int, float], float] = {}
-    starts = np.array([s[0] for s in spans]) / RATE
-    ends = np.array([s[1] for s in spans]) / RATE
+class LatencyMeter:
+    """First-token, commit and final latencies, accumulated event by event (holds no events)."""
 
-    def utterance(t: float) -> int:
-        return int(np.searchsorted(starts, t, side="right") - 1)
+    def __init__(self, spans: list[tuple[int, int, str]]) -> None:
+        """Latencies against these utterance spans (samples)."""
+        self.starts = np.array([s[0] for s in spans]) / RATE
+        self.ends = np.array([s[1] for s in spans]) / RATE
+        self.first: dict[int, float] = {}
+        self.final: list[float] = []
+        self.commit: list[float] = []
+        self._committed: dict[tuple[int, float], float] = {}  # the open segment's stable tokens
 
-    for when, event in timed:
+    def _utterance(self, t: float) -> int:
+        return int(np.searchsorted(self.starts, t, side="right") - 1)
+
+    def add(self, when: float, event: Any) -> None:
+        """Account for one event emitted at WHEN (seconds on the clock of the run)."""
         for tok in event.tokens:
-            u = utterance(tok.start)
-            if u >= 0 and tok.start <= ends[u] + 0.3:
-                first.setdefault(u, when - starts[u])
+            u = self._utterance(tok.start)
+            if u >= 0 and tok.start <= self.ends[u] + 0.3:
+                self.first.setdefault(u, when - self.starts[u])
         for tok in event.stable:
-            committed.setdefault((tok.id, round(tok.start, 2)), when)
-        if event.kind == "final" and event.tokens:
-            u = utterance(event.tokens[-1].start)
-            if u >= 0:
-                final_lat.append(when - ends[u])
+            self._committed.setdefault((tok.id, round(tok.start, 2)), when)
+        if event.kind == "final":
+            if event.tokens:
+                u = self._utterance(event.tokens[-1].start)
+                if u >= 0:
+                    self.final.append(when - self.ends[u])
             for tok in event.tokens:
-                commit_lat.append(min(committed.get((tok.id, round(tok.start, 2)), when), when) - tok.end)
+                self.commit.append(min(self._committed.get((tok.id, round(tok.start, 2)), when), when) - tok.end)
+            self._committed = {}
 
-    def pct(values: list[float]) -> dict[str, Optional[float]]:
-        if not values:
-            return {"p50": None, "p90": None, "n": 0}
-        return {"p50": float(np.percentile(values, 50)), "p90": float(np.percentile(values, 90)), "n": len(values)}
+    def figures(self) -> dict[str, Any]:
+        """p50/p90 of each latency."""
+        def pct(values: list[float]) -> dict[str, Any]:
+            if not values:
+                return {"p50": None, "p90": None, "n": 0}
+            return {"p50": float(np.percentile(values, 50)), "p90": float(np.percentile(values, 90)),
+                    "n": len(values)}
 
-    return {"first_token_s": pct(list(first.values())), "commit_s": pct(commit_lat), "final_s": pct(final_lat)}
+        return {"first_token_s": pct(list(self.first.values())), "commit_s": pct(self.commit),
+                "final_s": pct(self.final)}
 
 
-def virtual_clock(answers: Path, speed: Path, threads: int, minutes: float) -> dict[str, Any]:
-    """Part 2: the stream on a clock that charges measured compute."""
+def virtual_clock(answers: Path, speed: Optional[Path], threads: int, minutes: float) -> dict[str, Any]:
+    """Part 2: the stream on a clock that charges measured compute (SPEED None: the reference model's own)."""
     import phonedge
 
-    rec = ChargedRecognizer(phonedge.load(answers, threads=threads), phonedge.load(speed, threads=threads))
+    rec = ChargedRecognizer(phonedge.load(answers, threads=threads),
+                            None if speed is None else phonedge.load(speed, threads=threads))
     audio, spans = build_stream(minutes * 60, seed=1)
     stream = rec.stream()
     log(f"virtual clock: {len(audio) / RATE / 60:.1f} min of audio, {len(spans)} utterances")
     done = 0.0
-    timed: list[tuple[float, Any]] = []
-    lags, charges, memory = [], [], []
-    t_start = time.perf_counter()
+    meter = LatencyMeter(spans)
     blocks = range(0, len(audio), BLOCK)
+    # Preallocated so that the run's own records do not grow the RSS it samples.
+    lags, charges = np.zeros(len(blocks)), np.zeros(len(blocks))
+    memory: list[tuple[float, float]] = []
+    t_start = time.perf_counter()
     for n, at in enumerate(blocks):
         arrival = (at + BLOCK) / RATE
         before_free = rec.free
@@ -244,13 +265,14 @@ def virtual_clock(answers: Path, speed: Path, threads: int, minutes: float) -> d
             events += stream.finish()
         charge = time.perf_counter() - t0 - (rec.free - before_free)
         done = max(done, arrival) + charge
-        charges.append(charge)
-        lags.append(done - min(arrival, len(audio) / RATE))
-        timed += [(done, e) for e in events]
+        charges[n] = charge
+        lags[n] = done - min(arrival, len(audio) / RATE)
+        for e in events:
+            meter.add(done, e)
         if n % 100 == 0:  # every 10 s of audio
             memory.append((arrival, rss_mb()))
         if n % 6000 == 0 and n:
-            log(f"  {arrival / 60:.0f} min: RTF so far {sum(charges) / arrival:.3f}, lag {lags[-1]:.2f} s, "
+            log(f"  {arrival / 60:.0f} min: RTF so far {charges[: n + 1].sum() / arrival:.3f}, lag {lags[n]:.2f} s, "
                 f"RSS {memory[-1][1]:.0f} MiB ({time.perf_counter() - t_start:.0f} s)")
     tenth = max(1, len(lags) // 10)
     mem = np.array([m for _, m in memory])
@@ -258,15 +280,15 @@ def virtual_clock(answers: Path, speed: Path, threads: int, minutes: float) -> d
     tail = mem[-max(1, len(mem) // 10) :]
     out = {
         "audio_min": len(audio) / RATE / 60, "utterances": len(spans), "block_ms": 1000 * BLOCK / RATE,
-        "rtf": sum(charges) / (len(audio) / RATE),
-        "rtf_first_tenth": sum(charges[:tenth]) / (tenth * BLOCK / RATE),
-        "rtf_last_tenth": sum(charges[-tenth:]) / (tenth * BLOCK / RATE),
-        "max_backlog_s": max(lags), "mean_backlog_first_tenth_s": float(np.mean(lags[:tenth])),
+        "rtf": float(charges.sum()) / (len(audio) / RATE),
+        "rtf_first_tenth": float(charges[:tenth].sum()) / (tenth * BLOCK / RATE),
+        "rtf_last_tenth": float(charges[-tenth:].sum()) / (tenth * BLOCK / RATE),
+        "max_backlog_s": float(lags.max()), "mean_backlog_first_tenth_s": float(np.mean(lags[:tenth])),
         "mean_backlog_last_tenth_s": float(np.mean(lags[-tenth:])),
         "rss_mb_first_tenth_mean": float(head.mean()), "rss_mb_last_tenth_mean": float(tail.mean()),
         "rss_mb_min": float(mem.min()), "rss_mb_max": float(mem.max()), "peak_rss_mb": peak_rss_mb(),
         "rss_samples": [(round(t, 1), round(m, 1)) for t, m in memory],
-        **latencies(timed, spans),
+        **meter.figures(),
     }
     log(f"virtual clock: RTF {out['rtf']:.3f}, first token p50 {out['first_token_s']['p50']}, "
         f"commit p50 {out['commit_s']['p50']}, final p50 {out['final_s']['p50']}, max backlog {out['max_backlog_s']:.2f} s")
@@ -292,18 +314,19 @@ def wall_clock(answers: Path, speed: Path, threads: int, minutes: float) -> dict
 
     threading.Thread(target=produce, daemon=True).start()
     stream = rec.stream()
-    timed: list[tuple[float, Any]] = []
+    meter = LatencyMeter(spans)
     max_queue = 0
     while True:
         max_queue = max(max_queue, blocks.qsize())
         block = blocks.get()
         events = stream.finish() if block is None else stream.accept(block)
         now = time.monotonic() - t0
-        timed += [(now, e) for e in events]
+        for e in events:
+            meter.add(now, e)
         if block is None:
             break
     out = {"audio_min": len(audio) / RATE / 60, "utterances": len(spans), "max_queued_blocks": max_queue,
-           "finished_after_s": time.monotonic() - t0, **latencies(timed, spans)}
+           "finished_after_s": time.monotonic() - t0, **meter.figures()}
     log(f"wall clock: first token p50 {out['first_token_s']['p50']}, commit p50 {out['commit_s']['p50']}, "
         f"final p50 {out['final_s']['p50']}, most blocks queued {max_queue}")
     return out
@@ -358,6 +381,16 @@ def markdown(results: dict[str, Any]) -> str:
             f"{v['rss_mb_first_tenth_mean']:.0f}, last tenth {v['rss_mb_last_tenth_mean']:.0f}); peak {v['peak_rss_mb']:.0f} "
             "(both models) | |", "",
         ]
+    r = results.get("reference_long")
+    if r:
+        lines += [
+            f"**An hour-long stream, reference model's own compute** ({r['audio_min']:.0f} min, {r['utterances']} "
+            f"utterances, RSS sampled every 10 s of audio): real-time factor {r['rtf']:.3f} (first tenth "
+            f"{r['rtf_first_tenth']:.3f}, last tenth {r['rtf_last_tenth']:.3f}); largest backlog {r['max_backlog_s']:.2f} s; "
+            f"RSS {r['rss_mb_min']:.0f}-{r['rss_mb_max']:.0f} MiB (mean first tenth {r['rss_mb_first_tenth_mean']:.1f}, "
+            f"last tenth {r['rss_mb_last_tenth_mean']:.1f}); final after end of speech p50 "
+            f"{r['final_s']['p50']:.2f} s, p90 {r['final_s']['p90']:.2f} s.", "",
+        ]
     return "\n".join(lines)
 
 
@@ -382,6 +415,8 @@ def main() -> None:
     parser.add_argument("--speed-bundle", type=Path, default=REPO / "benchmarks" / ".cache" / "xlsr53" / "bundle-int8")
     parser.add_argument("--minutes", type=float, default=60.0, help="Virtual-clock stream length (0: skip).")
     parser.add_argument("--wall-minutes", type=float, default=3.0, help="Wall-clock stream length (0: skip).")
+    parser.add_argument("--memory-minutes", type=float, default=60.0,
+                        help="Reference-model stream length for memory and backlog over time (0: skip).")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "streaming.json")
     parser.add_argument("--results-md", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
@@ -398,6 +433,9 @@ def main() -> None:
     results["accuracy"] = accuracy(args.bundle, args.threads)
     if args.minutes > 0:
         results["virtual_clock"] = virtual_clock(args.bundle, args.speed_bundle, args.threads, args.minutes)
+    if args.memory_minutes > 0:
+        log("an hour-long stream with the reference model's own compute (memory and backlog over time)")
+        results["reference_long"] = virtual_clock(args.bundle, None, args.threads, args.memory_minutes)
     if args.wall_minutes > 0:
         results["wall_clock"] = wall_clock(args.bundle, args.speed_bundle, args.threads, args.wall_minutes)
     args.out.parent.mkdir(parents=True, exist_ok=True)
