@@ -404,7 +404,7 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [
             f"**An hour-long stream, reference model's own compute** ({r['audio_min']:.0f} min, {r['utterances']} "
             f"utterances, RSS sampled every 10 s of audio"
-            + (f"; from the run of {r['from_run']}" if r.get("from_run") else "") + "): real-time factor {r['rtf']:.3f} (first tenth "
+            + (f"; from the run of {r['from_run']}" if r.get("from_run") else "") + f"): real-time factor {r['rtf']:.3f} (first tenth "
             f"{r['rtf_first_tenth']:.3f}, last tenth {r['rtf_last_tenth']:.3f}); largest backlog {r['max_backlog_s']:.2f} s; "
             f"RSS {r['rss_mb_min']:.0f}-{r['rss_mb_max']:.0f} MiB (mean first tenth {r['rss_mb_first_tenth_mean']:.1f}, "
             f"last tenth {r['rss_mb_last_tenth_mean']:.1f}).", "",
