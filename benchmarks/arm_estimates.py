@@ -132,6 +132,11 @@ def table(seconds: Sequence[float] = (1.0, 3.0, 10.0), models: Optional[dict[str
             "rows": rows}
 
 
+def _ms(seconds: float) -> str:
+    ms = seconds * 1e3
+    return f"{ms:.1f}" if ms < 10 else f"{ms:,.0f}"
+
+
 def markdown(result: dict[str, Any]) -> list[str]:
     """The estimates as a Markdown table: expected latency (bound) per length, and real time or not."""
     lengths = list(result["rows"][0]["lengths"]) if result["rows"] else []
@@ -140,7 +145,7 @@ def markdown(result: dict[str, Any]) -> list[str]:
     lines = ["| " + " | ".join(head) + " |", "|---|---:|---|" + "---:|" * len(lengths) + "---|"]
     for row in result["rows"]:
         cells = [row["device"], f"{row['int8_gmacs']:,.0f} / {row['fp32_gmacs']:,.0f}", row["model"]]
-        cells += [f"{v['expected_s'] * 1e3:,.0f} ms ({v['bound_s'] * 1e3:,.0f})" for v in row["lengths"].values()]
+        cells += [f"{_ms(v['expected_s'])} ms ({_ms(v['bound_s'])})" for v in row["lengths"].values()]
         cells.append("yes" if row["real_time"] else "no")
         lines.append("| " + " | ".join(cells) + " |")
     return lines

@@ -34,10 +34,11 @@ LABELS = ROOT / "reference" / "labels.tsv"
 MANIFEST = ROOT / "reference" / "eval.tsv"
 RESULTS_JSON = ROOT / "benchmarks" / "results" / "portability.json"
 RESULTS_MD = ROOT / "benchmarks" / "RESULTS.md"
-# Emulated CPU models, one per kernel family ONNX Runtime chooses between on arm64: Armv8.0 NEON
-# (Cortex-A72, Raspberry Pi 4), + dot product (Neoverse N1 = Cortex-A76, Raspberry Pi 5),
-# + SVE, i8mm, bf16 (Neoverse V1), and QEMU's "max" (SVE2, SME, i8mm, ...: Armv9 cores).
-DEFAULT_CPUS = ("cortex-a72", "neoverse-n1", "neoverse-v1", "max")
+# Emulated CPU models (CPU[:mode,mode]; no modes: every mode), one per int8 kernel family ONNX Runtime
+# chooses between on arm64: the dot product (Neoverse N1 = Cortex-A76 of a Raspberry Pi 5; every mode),
+# plain Armv8.0 NEON (Cortex-A72, Raspberry Pi 4) and QEMU's "max" (SVE2, SME, i8mm: Armv9 cores).
+# Emulation costs ~1-10 s per recording and mode, so the other two run the int8 bundle only.
+DEFAULT_CPUS = ("neoverse-n1", "cortex-a72:int8", "max:int8")
 CLI_MODE = "int8"  # the bundle the CLI and audio-format checks use (`make demo`'s)
 CALIBRATION_FILES = 8  # the exporter's parity gate runs on this many reference recordings (2 per class)
 FORMAT_SOURCES = 4  # recordings (one per class) written in every audio format
@@ -50,6 +51,26 @@ AUDIO_FORMATS = {
     "vorbis.ogg": ("OGG", "VORBIS", None, 1),
     "stereo-44k1.wav": ("WAV", "PCM_16", 44_100, 2),
 }
+
+
+NOTES = (
+    "Transcripts, labels, CLI output and exit codes must be identical; logits are measured, not judged: "
+    "ONNX Runtime's arm64 kernels (NEON or SVE float, dot-product, i8mm or SME int8) sum in another order than "
+    "x86's, so float logits differ in the last digits, and an int8 activation scale computed per call can round "
+    "a value one quantization step differently, so int8 logits differ by about as much as int8 differs from "
+    "fp32 at export (the parity figures in each bundle's phonedge.json).",
+    "QEMU 7.2 (Debian bookworm) shows the guest the host's x86 /proc/cpuinfo, and onnxruntime >= 1.28 crashes "
+    "reading it (SIGSEGV on import); these runs use QEMU 10.0 from bookworm-backports, which shows an ARM "
+    "/proc/cpuinfo (README, \"Platforms\"; benchmarks/results/arm64_onnxruntime.json).",
+)
+
+
+def render(report: dict[str, Any]) -> None:
+    """Write portability.json and the Portability section of RESULTS.md from REPORT."""
+    RESULTS_JSON.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    RESULTS_MD.write_text(portability_compare.replace_section(
+        RESULTS_MD.read_text(encoding="utf-8"), portability_compare.markdown(report)), encoding="utf-8")
+    _log(f"wrote {RESULTS_JSON.relative_to(ROOT)} and the Portability section of {RESULTS_MD.relative_to(ROOT)}")
 
 
 def _log(message: str) -> None:
@@ -133,8 +154,34 @@ def read_items(manifest: Path) -> list[tuple[str, Path, str]]:
             for r in rows]
 
 
-def _suite_args(out: Path, bundles: dict[str, Path], formats: Path) -> list[str]:
-    return ["-m", "benchmarks.portability_suite", "--out", str(out), "--manifest", str(MANIFEST),
+def parse_cpu(spec: str, modes: Sequence[str]) -> tuple[str, list[str]]:
+    """``CPU`` or ``CPU:mode,mode`` -> (CPU, its modes among MODES, in their order)."""
+    cpu, _, wanted = spec.partition(":")
+    chosen = [m for m in modes if m in wanted.split(",")] if wanted else list(modes)
+    unknown = sorted(set(wanted.split(",")) - set(modes)) if wanted else []
+    if not cpu or unknown or CLI_MODE not in chosen:
+        raise ValueError(f"bad CPU spec {spec!r}: use CPU or CPU:mode,... with modes among {', '.join(modes)}, "
+                         f"including {CLI_MODE} (the CLI and audio-format checks use it)")
+    return cpu, chosen
+
+
+def subset_manifest(folder: Path, every: int) -> Path:
+    """The eval manifest itself, or (EVERY > 1) every EVERY-th row of it with absolute paths, in FOLDER."""
+    if every <= 1:
+        return MANIFEST
+    lines = MANIFEST.read_text(encoding="utf-8").splitlines()
+    column = lines[0].split("\t").index("path")
+    rows = [line.split("\t") for line in lines[1:] if line.strip()][::every]
+    for row in rows:
+        row[column] = str((MANIFEST.parent / row[column]).resolve())
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"eval-every-{every}.tsv"
+    out.write_text("\n".join([lines[0]] + ["\t".join(r) for r in rows]) + "\n", encoding="utf-8")
+    return out
+
+
+def _suite_args(out: Path, manifest: Path, bundles: dict[str, Path], formats: Path) -> list[str]:
+    return ["-m", "benchmarks.portability_suite", "--out", str(out), "--manifest", str(manifest),
             *[f"--bundle={mode}={path}" for mode, path in bundles.items()], "--cli-bundle", CLI_MODE,
             "--formats", str(formats)]
 
@@ -145,23 +192,25 @@ def _load(out: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return answers, {k: arrays[k] for k in arrays.files}
 
 
-def run_host(out: Path, bundles: dict[str, Path], formats: Path) -> None:
+def run_host(out: Path, manifest: Path, bundles: dict[str, Path], formats: Path) -> None:
     """The suite on this machine, with the project's own Python."""
     _log("suite on the host (x86)")
-    subprocess.run([sys.executable, *_suite_args(out, bundles, formats)], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, *_suite_args(out, manifest, bundles, formats)], cwd=ROOT, check=True)
 
 
-def run_emulated(env: arm64_env.Arm64Environment, cpu: str, out: Path, bundles: dict[str, Path], formats: Path,
-                 timeout: float = 1800) -> Optional[str]:
-    """The suite under QEMU on CPU; None on success, else what went wrong."""
+def run_emulated(env: arm64_env.Arm64Environment, cpu: str, out: Path, manifest: Path, bundles: dict[str, Path],
+                 formats: Path, timeout: float = 3600) -> Optional[str]:
+    """The suite under QEMU on CPU (its progress on stderr); None on success, else what went wrong."""
     _log(f"suite under emulation: -cpu {cpu}")
     try:
-        proc = subprocess.run([*env.python(cpu), *_suite_args(out, bundles, formats)], cwd=ROOT, env=env.env([ROOT]),
-                              capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run([*env.python(cpu), *_suite_args(out, manifest, bundles, formats)], cwd=ROOT,
+                              env=env.env([ROOT]),
+                              stdout=subprocess.PIPE, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return f"timed out after {timeout:.0f} s"
     if proc.returncode != 0:
-        return f"exit code {proc.returncode}: {(proc.stdout + proc.stderr)[-3000:]}"
+        signal = " (SIGSEGV)" if proc.returncode in (-11, 139) else ""
+        return f"exit code {proc.returncode}{signal}: {proc.stdout[-2000:]}"
     return None
 
 
@@ -176,13 +225,21 @@ def host_description(answers: dict[str, Any]) -> dict[str, Any]:
 def main(argv: Optional[list[str]] = None) -> int:
     """Build, run, compare, write; exit 1 when any emulated CPU answers differently."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cpus", nargs="+", default=list(DEFAULT_CPUS), help="QEMU CPU models to emulate")
+    parser.add_argument("--cpus", nargs="+", default=list(DEFAULT_CPUS),
+                        help="QEMU CPU models to emulate, each CPU or CPU:mode,mode (default: %(default)s)")
     parser.add_argument("--modes", nargs="+", help="bundle modes (default: every mode the exporter has)")
     parser.add_argument("--qemu", choices=sorted(arm64_env.QEMU_BUILDS), default=arm64_env.DEFAULT_QEMU)
     parser.add_argument("--onnxruntime", help="aarch64 onnxruntime version (default: constraints.txt's)")
     parser.add_argument("--cache", type=Path, default=arm64_env.DEFAULT_CACHE)
+    parser.add_argument("--every", type=int, default=1, metavar="N",
+                        help="use every N-th eval recording (a quick check; results are then not written)")
     parser.add_argument("--no-write", action="store_true", help="do not update the committed results")
+    parser.add_argument("--render", action="store_true", help="only rewrite RESULTS.md's section from the JSON")
     args = parser.parse_args(argv)
+    if args.render:
+        report = json.loads(RESULTS_JSON.read_text(encoding="utf-8"))
+        render({**report, "notes": list(NOTES)})
+        return 0 if report["identical"] else 1
 
     started = time.perf_counter()
     modes = bundle_modes()
@@ -191,8 +248,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         if unknown:
             parser.error(f"unknown mode(s) {', '.join(unknown)}; the exporter has {', '.join(modes)}")
         modes = {m: modes[m] for m in args.modes}
-    if CLI_MODE not in modes:
-        parser.error(f"--modes must include {CLI_MODE} (the CLI and audio-format checks use it)")
+    try:
+        cpus = [parse_cpu(spec, list(modes)) for spec in args.cpus]
+    except ValueError as exc:
+        parser.error(str(exc))
     try:
         env = arm64_env.build(args.cache, args.qemu, args.onnxruntime)
     except arm64_env.EnvironmentBuildError as exc:
@@ -203,21 +262,24 @@ def main(argv: Optional[list[str]] = None) -> int:
     bundles = export_bundles(args.cache, modes, _calibration(args.cache, items))
     formats = write_formats(args.cache / "formats", items)
     runs_dir = args.cache / "runs"
-    run_host(runs_dir / "host", bundles, formats)
+    manifest = subset_manifest(runs_dir, args.every)
+    run_host(runs_dir / "host", manifest, bundles, formats)
     host, host_arrays = _load(runs_dir / "host")
-    truth = {name: label for name, _, label in items}
+    truth = {str(path) if args.every > 1 else name: label for name, path, label in items}
+    truth = {name: truth[name] for name in host["modes"][CLI_MODE]}
     runs, failures = [], []
-    for cpu in args.cpus:
+    for cpu, cpu_modes in cpus:
         out = runs_dir / cpu
         t0 = time.perf_counter()
-        problem = run_emulated(env, cpu, out, bundles, formats)
+        problem = run_emulated(env, cpu, out, manifest, {m: bundles[m] for m in cpu_modes}, formats)
         if problem:
             failures.append(f"{cpu}: {problem}")
             _log(f"{cpu}: FAILED: {problem}")
             continue
         other, other_arrays = _load(out)
         run = {"cpu": cpu, **portability_compare.compare_run(host, other, host_arrays, other_arrays, truth,
-                                                             CLI_MODE), "emulated_s": round(time.perf_counter() - t0)}
+                                                             CLI_MODE, cpu_modes),
+               "emulated_s": round(time.perf_counter() - t0)}
         runs.append(run)
         _log(f"{cpu}: {'identical' if run['identical'] else 'DIFFERENT'} ("
              + ", ".join(f"{m} {r['same_text']}/{r['items']} transcripts, {r['same_label']}/{r['items']} labels"
@@ -230,13 +292,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         "runs": runs,
         "failures": failures,
         "identical": not failures and bool(runs) and all(r["identical"] for r in runs),
+        "recordings": len(truth),
+        "notes": list(NOTES),
         "timing_s": {"environment": round(built - started), "total": round(time.perf_counter() - started)},
     }
-    if not args.no_write:
-        RESULTS_JSON.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-        RESULTS_MD.write_text(portability_compare.replace_section(
-            RESULTS_MD.read_text(encoding="utf-8"), portability_compare.markdown(report)), encoding="utf-8")
-        _log(f"wrote {RESULTS_JSON.relative_to(ROOT)} and the Portability section of {RESULTS_MD.relative_to(ROOT)}")
+    if not args.no_write and args.every == 1:
+        render(report)
     _log(f"{'identical answers' if report['identical'] else 'ANSWERS DIFFER'} on "
          f"{len(runs)}/{len(args.cpus)} emulated CPUs; {report['timing_s']['total']} s in all "
          f"({report['timing_s']['environment']} s building the environment)")

@@ -7,7 +7,7 @@ are identical; logit and decoded-sample differences are measured and reported, n
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -60,10 +60,11 @@ def compare_mode(host: Mapping[str, Any], other: Mapping[str, Any], host_arrays:
 
 
 def cli_matches_library(cli: Mapping[str, Any], library: Mapping[str, Any]) -> bool:
-    """The CLI's ``predict --json`` records equal the library's answers for the same mode."""
+    """The CLI's ``predict --json`` records (a subset of the items) equal the library's answers for them."""
     records = cli["predict"]["records"]
-    return bool(records) and all(records.get(n) == {"text": a.get("text"), "label": a.get("label")}
-                                 for n, a in library.items() if "error" not in a)
+    return bool(records) and all(n in library and record == {"text": library[n].get("text"),
+                                                             "label": library[n].get("label")}
+                                 for n, record in records.items())
 
 
 def cli_summary(cli: Mapping[str, Any], library: Mapping[str, Any]) -> dict[str, Any]:
@@ -109,10 +110,10 @@ def compare_formats(host: Mapping[str, Any], other: Mapping[str, Any], host_arra
 
 def compare_run(host: Mapping[str, Any], other: Mapping[str, Any], host_arrays: Mapping[str, np.ndarray],
                 other_arrays: Mapping[str, np.ndarray], truth: Mapping[str, str], cli_mode: Optional[str],
-                ) -> dict[str, Any]:
-    """Everything one platform's suite said, compared with the host's suite."""
+                modes_run: Optional[Sequence[str]] = None) -> dict[str, Any]:
+    """Everything one platform's suite said about MODES_RUN (default: all the host's), compared with the host's."""
     modes = {mode: compare_mode(host["modes"][mode], other["modes"].get(mode, {}), host_arrays, other_arrays,
-                                mode, truth) for mode in host["modes"]}
+                                mode, truth) for mode in (modes_run or host["modes"])}
     result: dict[str, Any] = {"environment": other["environment"], "modes": modes}
     if "cli" in host and cli_mode:
         result["cli"] = compare_cli(host["cli"], other.get("cli", {}), host["modes"][cli_mode],
@@ -146,8 +147,9 @@ def markdown(report: Mapping[str, Any]) -> list[str]:
     for run in report["runs"]:
         cells = [f"`{run['cpu']}`", " ".join(run["environment"]["cpu_flags"]) or "–"]
         cells += [f"{run['modes'][m]['same_text']}/{run['modes'][m]['items']} / "
-                  f"{run['modes'][m]['same_label']}/{run['modes'][m]['items']}" for m in modes]
-        cells += [_fmt(run["modes"][m]["max_abs_logit_diff"]) for m in modes]
+                  f"{run['modes'][m]['same_label']}/{run['modes'][m]['items']}" if m in run["modes"] else "not run"
+                  for m in modes]
+        cells += [_fmt(run["modes"][m]["max_abs_logit_diff"]) if m in run["modes"] else "–" for m in modes]
         cells.append("identical" if run.get("cli", {}).get("identical") else "DIFFERENT")
         formats = run.get("formats", {})
         same = sum(1 for f in formats.get("files", {}).values() if f["same_answer"])
@@ -155,9 +157,10 @@ def markdown(report: Mapping[str, Any]) -> list[str]:
         rows.append(cells)
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
-    acc = [f"{m} {_fmt(report['runs'][0]['modes'][m]['accuracy_host'], '.4f')}" for m in modes] if report["runs"] else []
+    full = next((r for r in report["runs"] if set(r["modes"]) == set(modes)), None)
+    acc = [f"{m} {_fmt(full['modes'][m]['accuracy_host'], '.4f')}" for m in modes] if full else []
     lines += ["", f"Verdict: **{'identical answers on every emulated CPU' if report['identical'] else 'ANSWERS DIFFER'}**"
-              + (f" (accuracy on the 120 FSDD recordings, same on both: {', '.join(acc)})." if acc else "."), ""]
+              + (f" (accuracy on the {report.get('recordings', '–')} FSDD recordings, host: {', '.join(acc)})." if acc else "."), ""]
     files = report["runs"][0].get("formats", {}).get("files", {}) if report["runs"] else {}
     if files:
         lines.append("Audio formats (each decoded by the platform's own libsndfile and soxr): "

@@ -202,3 +202,22 @@ def test_suite_on_the_host_agrees_with_itself_and_catches_a_change(reference_bun
     changed["modes"]["int8"][first]["text"] += " x"
     result = portability_compare.compare_run(answers, changed, arrays, arrays, truth, "int8")
     assert not result["identical"] and result["modes"]["int8"]["differing"] == [first]
+
+
+def test_cpu_specs_choose_modes() -> None:
+    modes = ["fp32", "int8", "fp16"]
+    assert portability.parse_cpu("neoverse-n1", modes) == ("neoverse-n1", modes)
+    assert portability.parse_cpu("max:int8", modes) == ("max", ["int8"])
+    assert portability.parse_cpu("max:fp16,int8", modes) == ("max", ["int8", "fp16"])
+    for bad in ("max:fp32", "max:int4,int8", ":int8"):
+        with pytest.raises(ValueError, match="bad CPU spec"):
+            portability.parse_cpu(bad, modes)
+    assert all(portability.parse_cpu(spec, modes) for spec in portability.DEFAULT_CPUS)
+
+
+def test_markdown_marks_modes_not_run() -> None:
+    report = _report(True)
+    report["modes"]["fp32"] = "--quantize none"
+    report["runs"][0]["modes"] = {"int8": report["runs"][0]["modes"]["int8"]}
+    text = "\n".join(portability_compare.markdown(report))
+    assert "| 2/2 / 2/2 | not run | 3.0e-06 | – |" in text
