@@ -54,14 +54,15 @@ AUDIO_FORMATS = {
 
 
 NOTES = (
-    "Transcripts, labels, CLI output and exit codes must be identical; logits are measured, not judged: "
-    "ONNX Runtime's arm64 kernels (NEON or SVE float, dot-product, i8mm or SME int8) sum in another order than "
-    "x86's, so float logits differ in the last digits, and an int8 activation scale computed per call can round "
-    "a value one quantization step differently, so int8 logits differ by about as much as int8 differs from "
-    "fp32 at export (the parity figures in each bundle's phonedge.json).",
+    "Transcripts, labels, CLI records and exit codes must be identical, and `phonedge eval`'s metrics equal to "
+    "1e-9 relative (numpy may sum in another order on an SVE CPU). Logits are measured, not judged: ONNX "
+    "Runtime's arm64 kernels (NEON or SVE float; plain NEON, dot-product, i8mm or SME int8) sum in another "
+    "order than x86's, so float logits differ in the last digits, and an int8 activation quantized per call "
+    "can land on a neighbouring step when the float work before it differs slightly, so int8 logits differ by "
+    "up to the size of int8's own error (compare the int8 parity figure in the bundle's phonedge.json).",
     "QEMU 7.2 (Debian bookworm) shows the guest the host's x86 /proc/cpuinfo, and onnxruntime >= 1.28 crashes "
     "reading it (SIGSEGV on import); these runs use QEMU 10.0 from bookworm-backports, which shows an ARM "
-    "/proc/cpuinfo (README, \"Platforms\"; benchmarks/results/arm64_onnxruntime.json).",
+    "/proc/cpuinfo (README, \"Platforms\").",
 )
 
 

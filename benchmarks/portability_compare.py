@@ -28,6 +28,17 @@ def _worst(values: list[Optional[float]]) -> Optional[float]:
     return max(known) if known else None
 
 
+def same_report(a: Any, b: Any, rel: float = 1e-9) -> bool:
+    """Equal JSON values, floats within REL (metrics summed in another order differ in the last digit)."""
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= rel * max(abs(a), abs(b), 1e-300)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_report(a[k], b[k], rel) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_report(x, y, rel) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
 def accuracy(answers: Mapping[str, Any], truth: Mapping[str, str]) -> Optional[float]:
     """Share of items whose label equals TRUTH's (items in TRUTH only; None when TRUTH is empty)."""
     if not truth:
@@ -89,10 +100,10 @@ def compare_cli(host: Mapping[str, Any], other: Mapping[str, Any], host_library:
         "host": mine,
         "other": theirs,
         "same_records": host["predict"]["records"] == other["predict"]["records"],
-        "same_eval_report": host["eval"]["report"] == other["eval"]["report"],
+        "same_eval_report": same_report(host["eval"]["report"], other["eval"]["report"]),
         "identical": mine == theirs and mine["records_equal_library"] and mine["no_traceback"]
         and host["predict"]["records"] == other["predict"]["records"]
-        and host["eval"]["report"] == other["eval"]["report"],
+        and same_report(host["eval"]["report"], other["eval"]["report"]),
     }
 
 
@@ -161,10 +172,16 @@ def markdown(report: Mapping[str, Any]) -> list[str]:
     acc = [f"{m} {_fmt(full['modes'][m]['accuracy_host'], '.4f')}" for m in modes] if full else []
     lines += ["", f"Verdict: **{'identical answers on every emulated CPU' if report['identical'] else 'ANSWERS DIFFER'}**"
               + (f" (accuracy on the {report.get('recordings', '–')} FSDD recordings, host: {', '.join(acc)})." if acc else "."), ""]
-    files = report["runs"][0].get("formats", {}).get("files", {}) if report["runs"] else {}
-    if files:
-        lines.append("Audio formats (each decoded by the platform's own libsndfile and soxr): "
-                     + ", ".join(f"`{n}`" for n in files) + ".")
+    by_format: dict[str, list[dict[str, Any]]] = {}
+    for run in report["runs"]:
+        for name, result in run.get("formats", {}).get("files", {}).items():
+            by_format.setdefault(name.split(".", 1)[-1], []).append(result)
+    if by_format:
+        lines.append("Audio formats (each recording decoded by the platform's own libsndfile and soxr; answers "
+                     "identical on all runs, and the largest difference of the decoded 16 kHz samples): "
+                     + ", ".join(f"`{fmt}` {sum(r['same_answer'] for r in results)}/{len(results)}, "
+                                 f"{_fmt(_worst([r['max_abs_sample_diff'] for r in results]))}"
+                                 for fmt, results in by_format.items()) + ".")
         lines.append("")
     for note in report.get("notes", []):
         lines.append(f"- {note}")

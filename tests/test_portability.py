@@ -105,7 +105,7 @@ def _report(identical: bool) -> dict:
             "modes": {"int8": "--quantize int8"},
             "runs": [{"cpu": "neoverse-n1", "environment": {"cpu_flags": ["asimd", "asimddp"]},
                       "modes": {"int8": mode}, "cli": {"identical": True},
-                      "formats": {"files": {"x.flac": {"same_answer": True}}}}],
+                      "formats": {"files": {"x.flac": {"same_answer": True, "max_abs_sample_diff": 0.0}}}}],
             "notes": ["a note"]}
 
 
@@ -115,6 +115,7 @@ def test_markdown_and_section_replacement() -> None:
     assert lines[0] == portability_compare.SECTION
     assert "| `neoverse-n1` | asimd asimddp | 2/2 / 2/2 | 3.0e-06 | identical | 1/1 identical |" in text
     assert "identical answers on every emulated CPU" in text and "- a note" in text
+    assert "`flac` 1/1, 0.0e+00" in text
     assert "ANSWERS DIFFER" in "\n".join(portability_compare.markdown(_report(False)))
 
     doc = "# Results\n\n## Speed\n\nfast\n\n## Not measured, and why\n\n- x\n"
@@ -221,3 +222,13 @@ def test_markdown_marks_modes_not_run() -> None:
     report["runs"][0]["modes"] = {"int8": report["runs"][0]["modes"]["int8"]}
     text = "\n".join(portability_compare.markdown(report))
     assert "| 2/2 / 2/2 | not run | 3.0e-06 | – |" in text
+
+
+def test_eval_reports_compare_floats_to_the_last_digits_only() -> None:
+    a = {"Weighted avg": {"F1-score": 0.9142857142857143, "Support": 12}, "labels": ["0", "1"]}
+    b = {"Weighted avg": {"F1-score": 0.9142857142857144, "Support": 12}, "labels": ["0", "1"]}
+    assert portability_compare.same_report(a, b)
+    assert not portability_compare.same_report(a, {**b, "Weighted avg": {"F1-score": 0.9143, "Support": 12}})
+    assert not portability_compare.same_report(a, {**b, "labels": ["0", "2"]})
+    assert not portability_compare.same_report({"n": 12}, {"n": 12.0})
+    assert not portability_compare.same_report(a, {"Weighted avg": a["Weighted avg"]})
