@@ -199,6 +199,10 @@ def _build_qemu(apt: Apt, cache: Path, version: str) -> tuple[Path, str]:
         _log(f"downloading {package} from {suite}")
         deb = apt.download(f"{package}/{suite}", cache / "debs")
         _run(["dpkg-deb", "-x", str(deb), str(folder)])
+        deb.unlink()
+        for other in (folder / "usr" / "bin").glob("qemu-*"):  # ~360 MB of other targets
+            if other.name not in ("qemu-aarch64", "qemu-aarch64-static"):
+                other.unlink()
         _stamp(folder, package + suite)
     binary = next((p for p in (folder / "usr/bin/qemu-aarch64", folder / "usr/bin/qemu-aarch64-static")
                    if p.is_file()), None)
