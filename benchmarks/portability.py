@@ -60,9 +60,9 @@ NOTES = (
     "order than x86's, so float logits differ in the last digits, and an int8 activation quantized per call "
     "can land on a neighbouring step when the float work before it differs slightly, so int8 logits differ by "
     "up to the size of int8's own error (compare the int8 parity figure in the bundle's phonedge.json).",
-    "QEMU 7.2 (Debian bookworm) shows the guest the host's x86 /proc/cpuinfo, and onnxruntime >= 1.28 crashes "
-    "reading it (SIGSEGV on import); these runs use QEMU 10.0 from bookworm-backports, which shows an ARM "
-    "/proc/cpuinfo (README, \"Platforms\").",
+    "These runs use QEMU 10.0 from bookworm-backports. Bookworm's QEMU 7.2 shows the guest the host's x86 "
+    "/proc/cpuinfo, on which onnxruntime >= 1.28 crashes at import, and its SME emulation gives wrong answers "
+    "with onnxruntime >= 1.27 (README, \"Platforms\"; results/arm64_onnxruntime*.json).",
 )
 
 
