@@ -59,19 +59,18 @@ def _size_one_axes(
     """Axes of tensor NAME (of RANK) known to have size 1: from shape inference, else through the
     Expand-to-ones and Unsqueeze that ``torch.Tensor.repeat`` exports in front of its Tile."""
     shape = dims.get(name)
-    if shape is not None and len(shape) == rank:
-        return {axis for axis, size in enumerate(shape) if size == 1}
+    known = {axis for axis, size in enumerate(shape) if size == 1} if shape and len(shape) == rank else set()
     node = producers.get(name)
     if node is None:
-        return set()
+        return known
     if node.op_type == "Expand":
         fill = producers.get(node.input[1])
         if fill is not None and fill.op_type == "ConstantOfShape" and _fill_value(fill) == 1:
-            return _size_one_axes(node.input[0], rank, dims, producers, constants)
-        return set()
-    if node.op_type == "Unsqueeze" and len(node.input) > 1 and node.input[1] in constants:
-        return {axis % rank for axis in constants[node.input[1]]}
-    return set()
+            return known | _size_one_axes(node.input[0], rank, dims, producers, constants)
+    elif node.op_type == "Unsqueeze" and len(node.input) > 1 and node.input[1] in constants:
+        # Only axes counted from the end: they keep their place when the Expand prepends axes.
+        return known | {axis % rank for axis in constants[node.input[1]] if axis < 0}
+    return known
 
 
 def _fill_value(node: Any) -> float | None:
