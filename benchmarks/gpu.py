@@ -296,11 +296,14 @@ def reference_eval(provider: str, work: Path, cfg: dict[str, Any], results: Resu
     for index, (name, options) in enumerate(forms.items()):
         bundles[name] = work / f"ref-{index}"
         export_bundle(REFERENCE / "model", bundles[name], **common, **options)
+    audio, reader = _eval_audio(items)
+    results.data["eval_audio_reader"] = reader
     runs = [("fp32 (cpu form)", "cpu")] + [(name, provider) for name in bundles]
     baseline: list[tuple[str, Any]] | None = None
     for name, run_provider in runs:
         rec = phonedge.load(bundles[name], provider=run_provider)
-        preds = [rec.predict(item.path) for item in items]
+        preds = [rec.predict(x, sample_rate=rate) if reader != "soundfile" else rec.predict(x)
+                 for x, rate in audio]
         got = [(p.text, p.label) for p in preds]
         record = {"n": len(items), "accuracy": round(sum(p.label == i.label for p, i in zip(preds, items)) / len(items), 4)}
         if baseline is None:
@@ -311,6 +314,27 @@ def reference_eval(provider: str, work: Path, cfg: dict[str, Any], results: Resu
         key = f"{name} on {run_provider}" if baseline is not got else f"baseline: {name} on {run_provider}"
         results.data["eval"][key] = record
         results.save()
+
+
+def _eval_audio(items: list[Any]) -> tuple[list[tuple[Any, int | None]], str]:
+    """The eval items as paths (read by phonedge through soundfile) or, where soundfile cannot be
+    imported (the GPU machine may lack cffi), as arrays read with the stdlib's PCM wave reader."""
+    try:
+        import soundfile  # noqa: F401
+
+        return [(item.path, None) for item in items], "soundfile"
+    except Exception as exc:  # noqa: BLE001 - any import failure: fall back
+        reason = f"wave (soundfile unavailable: {type(exc).__name__}: {exc})"
+    import wave
+
+    audio = []
+    for item in items:
+        with wave.open(str(item.path), "rb") as f:
+            if f.getsampwidth() != 2:
+                raise ValueError(f"{item.path}: only 16-bit PCM can be read without soundfile")
+            pcm = np.frombuffer(f.readframes(f.getnframes()), dtype="<i2").reshape(-1, f.getnchannels())
+            audio.append(((pcm.astype(np.float32) / 32768.0), f.getframerate()))
+    return audio, reason[:300]
 
 
 # -- report ---------------------------------------------------------------------------------------

@@ -88,14 +88,16 @@ def create_session(model_path: Path, config: SessionConfig) -> Any:
     return session
 
 
-def graph_runner(session: Any, output: str) -> Callable[[dict[str, Any]], Any]:
+def graph_runner(session: Any, output: str, io_binding: bool | None = None) -> Callable[[dict[str, Any]], Any]:
     """A function running SESSION on feeds and returning OUTPUT as numpy.
 
-    On the CUDA provider it uses IO binding: the inputs are copied to the device once each and the
-    output is bound to host memory, so a call moves the waveform (and mask) in and the logits out
-    and nothing else; other providers use a plain ``session.run``.
+    With IO binding (default: on the CUDA provider only) the inputs are copied to the device once
+    each and the output is bound to host memory, so a call moves the waveform (and mask) in and the
+    logits out and nothing else; otherwise it is a plain ``session.run``.
     """
-    if session.get_providers()[0] != PROVIDERS["cuda"]:
+    if io_binding is None:
+        io_binding = session.get_providers()[0] == PROVIDERS["cuda"]
+    if not io_binding:
         return lambda feeds: session.run([output], feeds)[0]
 
     def run(feeds: dict[str, Any]) -> Any:
