@@ -7,8 +7,8 @@
 # /tmp/site (once: reused while the machine stays warm), checks that ONNX Runtime lists
 # CUDAExecutionProvider, and runs the benchmark under `timeout`. Everything lands in $OUT:
 #   device.log (this script's output), env.txt, nvidia-smi.txt, gpu/gpu.json, gpu/gpu.md.
-# Environment: OUT (default /tmp/out), BENCH_TIMEOUT (s, default 420), BENCH_ARGS (extra arguments,
-# e.g. "--quick"), BENCH_BUDGET (s after which optional variants are skipped, default 300); for a dry
+# Environment: OUT (default /tmp/out), BENCH_TIMEOUT (s, default 340), BENCH_ARGS (extra arguments,
+# e.g. "--variants 0" to skip the optional exports, "--quick"), BENCH_BUDGET (s after which optional variants are skipped, default 260); for a dry
 # run elsewhere: GPU_WHEELS (default /tmp/gpu), SITE (default /tmp/site), PYTHON (default python3),
 # REQUIRE_CUDA=0 (go on without CUDAExecutionProvider, e.g. with BENCH_ARGS="--quick --provider cpu").
 set -u
@@ -56,8 +56,8 @@ cat "$OUT/env.txt"
 "$PY" -c 'import onnxruntime as o, sys; sys.exit(0 if "CUDAExecutionProvider" in o.get_available_providers() else 4)' \
     || { echo "ERROR: CUDAExecutionProvider is not available"; [ "${REQUIRE_CUDA:-1}" = 0 ] || exit 4; }
 
-timeout "${BENCH_TIMEOUT:-420}" "$PY" -m benchmarks.gpu --out "$OUT/gpu" --cache /tmp/gpu-cache \
-    --budget-s "${BENCH_BUDGET:-300}" ${BENCH_ARGS:-}
+timeout "${BENCH_TIMEOUT:-340}" "$PY" -m benchmarks.gpu --out "$OUT/gpu" --cache /tmp/gpu-cache \
+    --budget-s "${BENCH_BUDGET:-260}" ${BENCH_ARGS:-}
 rc=$?
 echo "== benchmarks.gpu exit code $rc (124 = timed out; results so far are in $OUT/gpu)"
 exit $rc
