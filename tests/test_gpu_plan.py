@@ -25,7 +25,7 @@ def test_load_picks_the_provider_plan(layer_bundle: Path) -> None:
     import phonedge
 
     assert phonedge.load(layer_bundle).chunking == ChunkPlan()
-    assert phonedge.load(layer_bundle, chunking=ChunkPlan(chunk_s=5.0)).chunking.chunk_s == 5.0
+    assert phonedge.load(layer_bundle, chunking=ChunkPlan(chunk_s=9.0)).chunking.chunk_s == 9.0
 
 
 @pytest.mark.export
