@@ -27,12 +27,12 @@ if [ -z "$ORT_WHL" ] && ls "$W"/ortpart* >/dev/null 2>&1; then
     cat $(ls "$W"/ortpart* | sort) > "$ORT_WHL"
 fi
 SMALL=$(ls "$W"/whl/*.whl .gpu/whl/*.whl .gpu/small/*.whl 2>/dev/null | grep -v '/onnxruntime_gpu-' || true)
-if [ ! -d "$SITE/onnxruntime" ]; then
+if [ ! -d "$SITE/onnxruntime" ] || [ ! -d "$SITE/transformers" ] || [ ! -d "$SITE/optimum" ]; then
     if [ -z "$ORT_WHL" ]; then echo "ERROR: no onnxruntime-gpu wheel in $W"; exit 3; fi
     echo "== installing into $SITE: $(basename "$ORT_WHL") $(echo $SMALL | xargs -n1 basename 2>/dev/null | tr '\n' ' ')"
-    "$PY" -m pip install -q --no-index --no-deps --target "$SITE" "$ORT_WHL" $SMALL || { echo "ERROR: pip install failed"; exit 3; }
+    "$PY" -m pip install -q --upgrade --no-index --no-deps --target "$SITE" "$ORT_WHL" $SMALL || { echo "ERROR: pip install failed"; exit 3; }
 else
-    echo "== $SITE already holds onnxruntime (warm machine); not reinstalling"
+    echo "== $SITE already holds onnxruntime, transformers and optimum (warm machine); not reinstalling"
 fi
 
 SP=$("$PY" -c 'import site; print(site.getsitepackages()[0])')
