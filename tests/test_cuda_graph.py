@@ -98,3 +98,20 @@ def test_profile_placement_runs_a_real_profile(layer_bundle: Path, tmp_path: Pat
     assert not report["memcpy"]
     # On the CPU provider every data node counts as "not on CUDA": the check is made for CUDA runs.
     assert any(f["op"] == "MatMul" for f in report["cpu_fallbacks"])
+
+
+def test_key_lengths_and_starts_layout() -> None:
+    torch = pytest.importorskip("torch")
+    from phonedge_export.attention import key_lengths_and_starts
+
+    rng = np.random.default_rng(5)
+    for _ in range(5):
+        batch, frames = int(rng.integers(1, 6)), int(rng.integers(3, 40))
+        lengths = rng.integers(1, frames + 1, size=batch)
+        additive = torch.zeros(batch, 1, frames, frames)
+        for b, n in enumerate(lengths):
+            additive[b, :, :, n:] = torch.finfo(torch.float32).min
+        got = key_lengths_and_starts(additive).numpy()
+        starts = np.arange(batch + 1) * frames
+        assert got.dtype == np.int32 and got.shape == (3 * batch + 2,)
+        np.testing.assert_array_equal(got, np.concatenate([lengths, starts, starts]))
