@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 BUNDLE := bundles/reference-int8
 DEMO_FILES := reference/audio/0_jackson_0.wav reference/audio/1_theo_1.wav reference/audio/2_nicolas_2.wav reference/audio/3_yweweler_3.wav
 
-.PHONY: demo test test-runtime bench bench-quick clean
+.PHONY: demo test test-runtime test-arm64 bench bench-quick clean
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ demo: $(BUNDLE)/phonedge.json
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# Same answers on arm64: an emulated arm64 Python (QEMU, Debian arm64 packages, aarch64 wheels; cached in
+# .cache/arm64) runs every bundle mode of the reference model; writes benchmarks/results/portability.json.
+test-arm64: $(STAMP)
+	$(PY) -m benchmarks.portability
+
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
 
@@ -35,4 +40,4 @@ bench-quick: $(STAMP)
 	$(PY) benchmarks/run.py --quick
 
 clean:
-	rm -rf $(VENV) bundles build *.egg-info
+	rm -rf $(VENV) bundles build *.egg-info .cache/arm64
