@@ -155,3 +155,20 @@ def test_int4_refuses_per_tensor_scales(tmp_path, layer_model):
 
     with pytest.raises(ExportError, match="per output channel"):
         export_bundle(layer_model, tmp_path / "b", quantize="int4", per_channel=False)
+
+
+def test_cli_takes_int4_and_the_outlier_switches(tmp_path, layer_model):
+    import json
+
+    from click.testing import CliRunner
+    from phonedge_export.cli import export as export_command
+
+    args = [str(layer_model), "-o", str(tmp_path / "b"), "--quantize", "int4", "--no-smoothing",
+            "--no-mixed-precision", "--min-frame-agreement", "0.5", "--json"]
+    result = CliRunner().invoke(export_command, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output[result.output.index("{"):])["quantization"] == "int4"
+    from phonedge.manifest import read_manifest
+
+    outliers = read_manifest(tmp_path / "b").graph.quantization.get("outliers")
+    assert outliers is None  # neither measured nor searched when both are off
