@@ -66,6 +66,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--sweep", action="store_true", help="every twin place x magnitude, int8 and int4, accuracy only")
     parser.add_argument("--fsdd", type=Path, default=FSDD, help="FSDD recordings (the calibration audio's source)")
+    parser.add_argument("--tag", default="", help="suffix of the result files' names (quant_modes-MODEL[-TAG].*)")
     parser.add_argument("--cache", type=Path, default=REPO / "benchmarks" / ".cache")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     return parser.parse_args(argv)
@@ -267,6 +268,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         results.update(measure_speed(args, model, bundles, results["modes"]))
     if not args.xlsr53:
         results["eval_items"] = measure_accuracy(args, model, bundles, results["modes"])
+    name += f"-{args.tag}" if args.tag else ""
     args.out.mkdir(parents=True, exist_ok=True)
     json_path = args.out / f"quant_modes-{name}.json"
     json_path.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")

@@ -13,6 +13,8 @@ from phonedge_export.int4 import (  # noqa: E402
     CODE_MAX,
     INT8_MAX,
     MULTIPLIER_MAX,
+    TABLE_NAME,
+    decode_table,
     expansion_nodes,
     quantize_int4,
 )
@@ -28,16 +30,19 @@ def _weight(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
 def test_int4_form_is_exact_int8_with_block_wise_4_bit_steps(seed):
     rng = np.random.default_rng(seed)
     rows, cols = int(rng.integers(3, 200)), int(rng.integers(1, 40))
-    block = int(rng.choice([2, 8, 16, 32, 64]))
+    block = int(rng.choice([3, 8, 16, 32, 64]))
     w = _weight(rng, rows, cols)
     q = quantize_int4(w, block)
-    assert q.packed.dtype == np.uint8 and q.packed.shape == (-(-rows // block), block // 2, 1, cols)
-    assert q.multipliers.min() >= 1 and q.multipliers.max() <= MULTIPLIER_MAX
+    blocks = -(-rows // block)
+    assert q.packed.dtype == np.uint8 and q.packed.shape == (blocks * block, (cols + 1) // 2)
+    assert q.pairs.shape == (blocks, 1, (cols + 1) // 2)
+    multipliers = q.multipliers()
+    assert multipliers.min() >= 1 and multipliers.max() <= MULTIPLIER_MAX
     w8 = q.int8()
     assert w8.shape == (rows, cols) and w8.dtype == np.int8
     assert np.abs(w8.astype(int)).max() <= INT8_MAX
     # each block's int8 values are multiples of its multiplier, at most 15 distinct codes
-    m = np.repeat(q.multipliers[:, 0], block, axis=0)[:rows].astype(int)
+    m = np.repeat(multipliers, block, axis=0)[:rows, :cols].astype(int)
     assert (w8.astype(int) % m == 0).all() and (np.abs(w8.astype(int) // m) <= CODE_MAX + 1).all()
     # unclipped values are within half a block step (the multiplier search may clip a block's extremes)
     step = m * q.scales
@@ -57,19 +62,25 @@ def test_int4_form_is_exact_int8_with_block_wise_4_bit_steps(seed):
 def test_zero_columns_and_bad_blocks():
     q = quantize_int4(np.zeros((8, 3), np.float32), 4)
     assert (q.int8() == 0).all() and (q.scales == 1).all()
-    for block in (0, 3):
-        with pytest.raises(ValueError, match="even"):
-            quantize_int4(np.ones((4, 4), np.float32), block)
+    with pytest.raises(ValueError, match="positive"):
+        quantize_int4(np.ones((4, 4), np.float32), 0)
+
+
+def test_decode_table_holds_every_byte_times_every_multiplier_pair():
+    table = decode_table().astype(int)
+    for m_even, m_odd, byte in ((1, 1, 0x8F), (18, 3, 0x1F), (7, 18, 0xF1), (5, 9, 0x88)):
+        row = table[(m_even * (MULTIPLIER_MAX + 1) + m_odd) * 256 + byte]
+        assert list(row) == [((byte >> 4) - 8) * m_even, ((byte & 15) - 8) * m_odd]
 
 
 def _expansion_model(q, name="w") -> bytes:
-    constants = {"16": "sixteen", "8": "eight"}
-    nodes, inits = expansion_nodes(name, q, constants)
-    inits += [helper.make_tensor("sixteen", TensorProto.INT32, [], [16]),
-              helper.make_tensor("eight", TensorProto.INT32, [], [8])]
+    from onnx import numpy_helper
+
+    nodes, inits = expansion_nodes(name, q, TABLE_NAME)
+    inits.append(numpy_helper.from_array(decode_table(), TABLE_NAME))
     graph = helper.make_graph(
         nodes + [helper.make_node("Identity", [name], ["out"])], "g", [],
-        [helper.make_tensor_value_info("out", TensorProto.INT8, [q.rows, q.packed.shape[-1]])], initializer=inits,
+        [helper.make_tensor_value_info("out", TensorProto.INT8, list(q.shape))], initializer=inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     onnx.checker.check_model(model)
@@ -77,10 +88,10 @@ def _expansion_model(q, name="w") -> bytes:
 
 
 @pytest.mark.parametrize("level", ["ORT_DISABLE_ALL", "ORT_ENABLE_ALL"])
-@pytest.mark.parametrize("rows, block", [(64, 32), (144, 32), (10, 4)])
-def test_onnxruntime_expands_the_stored_form_to_the_same_int8(rows, block, level):
+@pytest.mark.parametrize("rows, cols, block", [(64, 24, 32), (144, 24, 32), (10, 7, 4), (33, 1, 32)])
+def test_onnxruntime_expands_the_stored_form_to_the_same_int8(rows, cols, block, level):
     rng = np.random.default_rng(rows)
-    q = quantize_int4(_weight(rng, rows, 24), block)
+    q = quantize_int4(_weight(rng, rows, cols), block)
     options = ort.SessionOptions()
     options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
     session = ort.InferenceSession(_expansion_model(q), options, providers=["CPUExecutionProvider"])
@@ -125,7 +136,7 @@ def test_int4_bundle_stores_4_bit_weights_and_records_them(int4_bundle, int8_bun
     assert integer and all(n.input[1] not in inits for n in integer)
     int8_inits = {t.name: t for t in onnx.load(str(int8_bundle / "model.onnx")).graph.initializer}
     stored = sum(len(t.raw_data) for t in packed) + sum(
-        len(inits[t.name.replace("_packed", "_multipliers")].raw_data) for t in packed
+        len(inits[t.name.replace("_packed", "_pairs")].raw_data) for t in packed
     )
     replaced = sum(len(int8_inits[t.name[: -len("_int4_packed")]].raw_data) for t in packed)
     assert stored == q["int4_bytes"] and stored <= 0.6 * replaced  # 4.25 (block 32) of 8 bits per weight
