@@ -185,6 +185,45 @@ def eval_command(bundle: Optional[str], eval_manifest: str, fmt: str, classify: 
         sys.exit(1)
 
 
+# -- phonedge serve (the `serve` extra) -------------------------------------------------------
+
+@main.command("serve")
+@click.argument("bundle", required=False)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback exposes the service to the network.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Inference threads shared by all clients (0: one per core, at most 4).")
+@click.option("--token", envvar="PHONEDGE_TOKEN", default=None, show_envvar=True,
+              help="Require this token (Authorization: Bearer, or ?token= for the page and WebSocket).")
+@click.option("--max-body-mb", type=click.FloatRange(min=0, min_open=True), default=50, show_default=True,
+              help="Largest request body in MB (413 above it).")
+@click.option("--max-streams", type=click.IntRange(min=0), default=16, show_default=True,
+              help="WebSocket streams served at once.")
+@click.option("--max-stream-seconds", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True,
+              help="Audio one stream may send before the server ends it.")
+@threads_option
+@provider_option
+def serve_command(bundle: Optional[str], host: str, port: int, workers: int, token: Optional[str],
+                  max_body_mb: float, max_streams: int, max_stream_seconds: float, threads: int,
+                  provider: str) -> None:
+    """Serve a BUNDLE over HTTP and WebSocket, with a live microphone page at /."""
+    from .serve import ServeSettings, serve
+
+    try:
+        settings = ServeSettings(host=host, port=port, workers=workers, threads=threads, token=token,
+                                 max_body_bytes=int(max_body_mb * 1_000_000), max_streams=max_streams,
+                                 max_stream_seconds=max_stream_seconds)
+        if not settings.is_loopback and settings.token is None:
+            click.echo(f"warning: listening on {host} without --token: anyone who reaches it can use it", err=True)
+        model = bundle or default_model()
+        if not model:
+            raise PhonedgeError(f"no model bundle: pass BUNDLE or set {ENV_MODEL}")
+        serve(model, settings, provider)
+    except PhonedgeError as exc:
+        _fail(exc)
+
+
 def _attach_export() -> None:
     try:
         from phonedge_export.cli import export
