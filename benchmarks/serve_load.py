@@ -77,7 +77,7 @@ async def run_stream(url: str, files: list[Path], expected: list[Optional[str]])
     finals: list[dict[str, Any]] = []
     errors: list[str] = []
     summary: Optional[dict[str, Any]] = None
-    async with connect(url + "/v1/stream", open_timeout=30, max_size=2**22) as ws:
+    async with connect(url.replace("http", "ws", 1) + "/v1/stream", open_timeout=30, max_size=2**22) as ws:
         await ws.send(json.dumps({"sample_rate": RATE, "format": "pcm16"}))
         ready = json.loads(await ws.recv())
         if ready.get("kind") != "ready":
@@ -253,7 +253,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             "posts": [(f, expected[f]) for f in post_files]}
 
     rounds, rss = [], []
-    with ServerProcess(args.bundle, "--workers", str(args.workers), "--max-streams", str(args.streams + 2)) as server:
+    server = ServerProcess(args.bundle, "--workers", str(args.workers), "--max-streams", str(args.streams + 2))
+    with server:
         proc = psutil.Process(server.proc.pid)  # type: ignore[union-attr]
         warm = asyncio.run(load_round(server.url, {"streams": plan["streams"][:1], "posts": plan["posts"][:4]}, 0.5))
         rss.append(proc.memory_info().rss)
@@ -263,7 +264,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             rss.append(proc.memory_info().rss)
             rounds.append(result)
             print(f"round {i + 1}: {time.perf_counter() - t:.1f} s, RSS {rss[-1] / 2**20:.1f} MiB", file=sys.stderr)
-        code, output = server.stop()
+    code, output = server.stop()
     record = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},

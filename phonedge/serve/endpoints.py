@@ -79,6 +79,7 @@ async def health(request: Request) -> Response:
         "status": "ok",
         "version": __version__,
         "workers": state.pool.workers,
+        "queued": state.pool.queued,
         "streams": state.slots.open,
         "max_streams": state.slots.limit,
     })

@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from ..errors import PhonedgeError
 from .errors import BadRequestError, error_body
 from .frames import FrameDecoder, StartMessage, is_stop
+from .pool import LIVE
 from .state import ServerState
 
 log = logging.getLogger("phonedge.serve")
@@ -89,10 +90,10 @@ class StreamSession:
             blocks, self.pending = self.pending, []
             if blocks:
                 samples = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
-                await self._send_events(await pool.run(stream.accept, samples, start.sample_rate))
+                await self._send_events(await pool.run(stream.accept, samples, start.sample_rate, priority=LIVE))
             if self.reason is not None and not self.pending:
                 break
-        await self._send_events(await pool.run(stream.finish))
+        await self._send_events(await pool.run(stream.finish, priority=LIVE))
 
     def _summary(self, start: StartMessage) -> dict[str, Any]:
         notes = {
