@@ -346,6 +346,13 @@ def write_report(results: dict[str, Any], md_path: Path, png_path: Path, json_pa
     plot(results, png_path)
     md_path.parent.mkdir(parents=True, exist_ok=True)
     text = markdown(results, _relative(json_path, md_path.parent), _relative(png_path, md_path.parent))
+    try:
+        from benchmarks import serve_report
+    except ImportError:  # run as a script: benchmarks/ itself is on the path
+        import serve_report  # type: ignore[no-redef]
+    serve = serve_report.section_from(json_path.parent / "serve_load.json")  # kept across benchmark runs
+    if serve:
+        text = text.rstrip("\n") + "\n\n" + serve
     md_path.write_text(text, encoding="utf-8")
 
 

@@ -66,3 +66,29 @@ def test_cli_serve_errors_are_one_line(tmp_path: Path) -> None:
     out = subprocess.run([PHONEDGE, "serve", str(tmp_path), "--token", ""], capture_output=True, text=True,
                          timeout=60, env={"PATH": "/usr/bin:/bin"})
     assert out.returncode == 2 and "token is empty" in out.stderr
+
+
+def test_runtime_and_cli_do_not_import_the_server_stack() -> None:
+    code = ("import sys, phonedge, phonedge.cli, phonedge.serve\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('starlette', 'uvicorn', 'websockets')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_missing_extra_is_a_clear_error(layer_bundle: Path) -> None:
+    code = f"""
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "uvicorn":
+            raise ImportError(f"No module named {{name!r}}", name=name)
+sys.meta_path.insert(0, Block())
+from phonedge.cli import main
+sys.argv = ["phonedge", "serve", {str(layer_bundle)!r}]
+main()
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert "needs the 'serve' extra (uvicorn is missing): pip install 'phonedge[serve]'" in out.stderr
+    assert "Traceback" not in out.stderr
