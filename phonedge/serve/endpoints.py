@@ -98,7 +98,7 @@ def describe_model(rec: Recognizer) -> dict[str, Any]:
         "quantization": m.graph.quantization,
         "graph_bytes": m.graph.size_bytes,
         "parity": m.parity,
-        "source": m.source,
+        "source": {k: v for k, v in m.source.items() if k != "model"},  # not the exporting machine's path
         "versions": m.versions,
     }
 
