@@ -38,7 +38,7 @@ def chromium(fake_audio: Path) -> object:
 
     options = Options()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=900,900",
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=900,1000",
                  "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                  f"--use-file-for-fake-audio-capture={fake_audio}%noloop",
                  "--autoplay-policy=no-user-gesture-required",
@@ -72,6 +72,11 @@ def test_page_shows_the_finals_of_the_fake_microphone(reference_bundles: dict[st
                 if len(labels) >= len(files):
                     break
                 time.sleep(0.5)
+            browser.find_element(By.ID, "file").send_keys(str(files[0]))  # the upload calls /v1/predict
+            upload = ""
+            while time.monotonic() < deadline + 30 and not upload:
+                upload = browser.find_element(By.ID, "file-text").text
+                time.sleep(0.2)
             time.sleep(1.0)  # let the bars and the status line settle for the screenshot
             shot = tmp_path / "serve-page.png"
             browser.save_screenshot(str(shot))
@@ -84,3 +89,4 @@ def test_page_shows_the_finals_of_the_fake_microphone(reference_bundles: dict[st
         shutil.copyfile(shot, os.environ[SCREENSHOT_ENV])
     assert shot.stat().st_size > 10_000
     assert labels == expected, f"finals {texts}, status {status!r}, console {log}"
+    assert upload == f"{rec.predict(files[0]).text} → {expected[0]}"
