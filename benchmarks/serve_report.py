@@ -24,21 +24,27 @@ def markdown_section(record: dict[str, Any]) -> str:
         f"`phonedge serve {Path(a['bundle']).name} --workers {a['workers']}` on 127.0.0.1; per round "
         f"{a['streams']} WebSocket streams (each 4 FSDD recordings with {a['pause']} s pauses, 16 kHz pcm16, "
         f"100 ms frames at real-time pace) and, while they run, {a['posts']} concurrent POSTs of other "
-        f"recordings; {a['rounds']} rounds. Labels are checked against `Recognizer.predict` on the same "
-        "recording.",
+        f"recordings (each answer checked against `Recognizer.predict` on the same file); {a['rounds']} "
+        "rounds after a warm-up round of the same load.",
         "",
         "| what | figure |", "|---|---:|",
-        f"| finals correct / expected | {s['finals_correct']} / {s['finals_expected']} |",
-        f"| finals lost | {s['finals_lost']} |",
-        f"| finals that match the recording's digit | {s['finals_match_ground_truth']} / {s['finals_expected']} |",
-        f"| extra or empty finals | {s['extra_finals']} / {s['empty_finals']} |",
+        f"| finals received / sent by the library's own stream on the same audio | {s['finals_received']} / "
+        f"{s['finals_expected']} |",
+        f"| finals identical to the library's (text, label, start, end) | {s['finals_identical']} |",
+        f"| finals lost / extra | {s['finals_lost']} / {s['finals_extra']} |",
+        f"| recordings whose final carries their digit (server / library) | {s['digit_hits']} / "
+        f"{s['library_digit_hits']} of {s['utterances']} |",
         f"| final latency after the end of speech, p50 / p90 / max | {lat['p50']} / {lat['p90']} / {lat['max']} s |",
         f"| final latency after the audio that triggered it, p50 / p90 | {trig['p50']} / {trig['p90']} s |",
-        f"| POSTs answered 200 / same as predict / sent | {s['posts_ok']} / {s['posts_same_as_predict']} / "
+        f"| POSTs answered 200 / same as `predict` / sent | {s['posts_ok']} / {s['posts_same_as_predict']} / "
         f"{s['posts']} |",
         f"| POST latency under load, p50 / p90 / max | {post['p50']} / {post['p90']} / {post['max']} s |",
         f"| errors | {s['errors']} |",
-        f"| server RSS after warm-up, then after each round | {' → '.join(f'{x} MiB' for x in rss)} |",
+        f"| server RSS after the warm-up round, then after each round | {' → '.join(f'{x} MiB' for x in rss)} |",
+        "",
+        "A final counts as correct when it is identical to the one `Recognizer.stream` gives for the same "
+        "samples in-process (the server must add, lose and change nothing); whether that final names the "
+        "recording's digit is the stream's and the model's accuracy, shown for both.",
         "",
         "The latency after the end of speech includes the stream's end-of-utterance wait (the silence it needs "
         "before it closes a segment); the latency after the trigger is the server's own share: from sending "

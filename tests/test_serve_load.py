@@ -30,7 +30,7 @@ def test_small_load_run(reference_bundles: dict[str, Path], tmp_path: Path) -> N
     record = json.loads((tmp_path / "serve_load.json").read_text())
     s = record["summary"]
     assert code == 0, s
-    assert s["finals_expected"] == 8 and s["finals_correct"] == 8 and s["finals_lost"] == 0
+    assert s["finals_expected"] == s["finals_received"] == s["finals_identical"] >= 8 and s["finals_lost"] == 0
     assert s["posts_ok"] == s["posts_same_as_predict"] == 6 and s["errors"] == 0
     assert len(s["rss_mib"]) == 2 and record["server_exit_code"] == 0
     text = md.read_text()
