@@ -44,7 +44,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--posts", type=int, default=100)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--pause", type=float, default=1.2, help="seconds of silence between a stream's recordings")
-    p.add_argument("--rounds", type=int, default=2, help="load rounds (RSS read after each)")
+    p.add_argument("--rounds", type=int, default=4, help="load rounds after the warm-up (RSS read after each)")
     p.add_argument("--time-limit", type=float, default=300.0, help="seconds one round may take")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     p.add_argument("--md", type=Path, default=REPO / "benchmarks" / "RESULTS.md")

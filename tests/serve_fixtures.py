@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,12 +112,13 @@ class ServerProcess:
     def __enter__(self) -> ServerProcess:
         import httpx
 
-        self.proc = subprocess.Popen(self.cmd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True)
+        # A file, not a pipe: nobody reads the log while the server runs, and a full pipe would block it.
+        self.log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+        self.proc = subprocess.Popen(self.cmd, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited early:\n{self.proc.stdout.read()}")  # type: ignore[union-attr]
+                raise RuntimeError(f"the server exited early:\n{self.stop()[1]}")
             try:
                 if httpx.get(self.url + "/v1/health", timeout=1,
                              headers=self._auth()).status_code in (200, 401):
@@ -143,7 +145,9 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.result = (self.proc.returncode, self.proc.stdout.read())  # type: ignore[union-attr]
+        self.log.seek(0)
+        self.result = (self.proc.returncode, self.log.read())
+        self.log.close()
         return self.result
 
     def __exit__(self, *exc: object) -> None:

@@ -67,5 +67,5 @@ def serve(bundle: Any, settings: ServeSettings, provider: str = "cpu") -> None:
 
     rec = load(bundle, provider=provider, threads=settings.session_threads)
     app = create_app(rec, settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", ws="websockets",
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", ws="websockets-sansio",
                 ws_max_size=settings.max_frame_bytes, timeout_graceful_shutdown=5)
