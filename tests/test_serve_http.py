@@ -60,6 +60,14 @@ def test_predict_raw_body_equals_library(client: TestClient, rec: phonedge.Recog
         assert ("tokens" in r.json()) is timestamps
 
 
+def test_predict_body_labelled_as_a_form_is_the_audio(client: TestClient, rec: phonedge.Recognizer,
+                                                      real_recordings: list[Path]) -> None:
+    path = real_recordings[2]  # what `curl --data-binary @a.wav` sends
+    r = client.post("/v1/predict", content=path.read_bytes(),
+                    headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 200 and r.json() == rec.predict(path).to_dict(timestamps=False)
+
+
 def test_predict_multipart_file(client: TestClient, rec: phonedge.Recognizer, real_recordings: list[Path]) -> None:
     path = real_recordings[1]
     r = client.post("/v1/predict", files={"file": (path.name, path.read_bytes(), "audio/wav")})
@@ -119,8 +127,8 @@ def test_bad_audio_gets_a_one_line_reason(client: TestClient, body: bytes, statu
 
 
 def test_multipart_without_a_file_is_400(client: TestClient) -> None:
-    r = client.post("/v1/predict", data={"note": "no file here"})  # url-encoded
-    assert r.status_code == 400 and "without a file" in r.json()["error"]
+    r = client.post("/v1/predict", data={"note": "no file here"})  # url-encoded: taken as the audio itself
+    assert r.status_code == 400 and r.json()["type"] == "AudioDecodeError"
     r = client.post("/v1/predict", data={"note": "no file here"}, files={"other": ("", b"", "text/plain")})
     assert r.status_code in (400, 422)
     r = client.post("/v1/predict", content=b"--xx\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--xx--\r\n",

@@ -46,11 +46,8 @@ def predict_bytes(rec: Recognizer, data: bytes, where: str, classify: str) -> An
 
 async def _upload(request: Request, max_bytes: int) -> tuple[bytes, str]:
     """The audio of a request: a multipart form's (first) file, else the raw body."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("application/x-www-form-urlencoded"):
-        raise BadRequestError("a form without a file: send the audio as the raw body or a multipart file "
-                              "(curl --data-binary @a.wav, or curl -F file=@a.wav)")
-    if content_type.startswith("multipart/form-data"):
+    # Any other content type is the audio itself (curl --data-binary labels it x-www-form-urlencoded).
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
         async with request.form(max_files=1, max_fields=16, max_part_size=max_bytes) as form:
             for value in form.values():
                 if hasattr(value, "read"):
