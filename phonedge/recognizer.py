@@ -21,7 +21,7 @@ from .features import normalize, pad_batch
 from .manifest import ClassLabel, Manifest, read_manifest
 from . import scoring
 from .result import Prediction, Token
-from .session import SessionConfig, create_session
+from .session import SessionConfig, create_session, graph_runner
 
 if TYPE_CHECKING:
     from .stream import Stream, StreamOptions
@@ -38,6 +38,7 @@ class Recognizer:
         self.manifest = manifest
         self.chunking = chunking
         self._session = session
+        self._graph_run = graph_runner(session, manifest.graph.output)  # IO binding on CUDA (#14)
         self._inputs = [i.name for i in session.get_inputs()]
         missing = set(manifest.graph.inputs) - set(self._inputs)
         if missing:
@@ -81,7 +82,7 @@ class Recognizer:
         feeds: dict[str, NDArray[Any]] = {"input_values": batch}
         if "attention_mask" in self._inputs:
             feeds["attention_mask"] = mask if mask is not None else np.ones(batch.shape, dtype=np.int64)
-        return self._session.run([self.manifest.graph.output], feeds)[0]
+        return self._graph_run(feeds)
 
     def _prepare(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
         return normalize(x, self.manifest.audio.do_normalize)
@@ -251,7 +252,8 @@ def load(
         provider: ``"cpu"`` (default), ``"cuda"`` or ``"tensorrt"`` (these need onnxruntime-gpu).
         threads: intra-op threads; 0 lets ONNX Runtime choose (one per physical core).
         graph_optimization: ``"disable"``, ``"basic"``, ``"extended"`` or ``"all"``.
-        chunking: long-audio windows, each normalised on its own; default :class:`ChunkPlan`.
+        chunking: long-audio windows, each normalised on its own; default
+            ``ChunkPlan.for_provider(provider)`` (the CPU default, or one pass up to 120 s on a GPU provider).
         session_options: ``onnxruntime.SessionOptions`` attributes to set, passed straight through
             (e.g. ``{"enable_profiling": True}``); they override the settings above.
         provider_options: options of the chosen provider, passed straight through to ONNX Runtime
@@ -274,4 +276,4 @@ def load(
         SessionConfig(provider=provider, intra_op_threads=threads, graph_optimization=graph_optimization,
                       session_options=dict(session_options or {}), provider_options=dict(provider_options or {})),
     )
-    return Recognizer(path, manifest, session, chunking or ChunkPlan())
+    return Recognizer(path, manifest, session, chunking or ChunkPlan.for_provider(provider))

@@ -6,7 +6,9 @@ import ctypes
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
+
+import numpy as np
 
 from .errors import ModelBundleError, ProviderError
 
@@ -101,6 +103,29 @@ def create_session(model_path: Path, config: SessionConfig) -> Any:
         ) from exc
     release_freed_memory()
     return session
+
+
+def graph_runner(session: Any, output: str, io_binding: bool | None = None) -> Callable[[dict[str, Any]], Any]:
+    """A function running SESSION on feeds and returning OUTPUT as numpy.
+
+    With IO binding (default: on the CUDA provider only) the inputs are copied to the device once
+    each and the output is bound to host memory, so a call moves the waveform (and mask) in and the
+    logits out and nothing else; otherwise it is a plain ``session.run``.
+    """
+    if io_binding is None:
+        io_binding = session.get_providers()[0] == PROVIDERS["cuda"]
+    if not io_binding:
+        return lambda feeds: session.run([output], feeds)[0]
+
+    def run(feeds: dict[str, Any]) -> Any:
+        binding = session.io_binding()
+        for name, value in feeds.items():
+            binding.bind_cpu_input(name, np.ascontiguousarray(value))
+        binding.bind_output(output, "cpu")
+        session.run_with_iobinding(binding)
+        return binding.copy_outputs_to_cpu()[0]
+
+    return run
 
 
 def release_freed_memory() -> bool:
