@@ -197,6 +197,9 @@ def eval_command(bundle: Optional[str], eval_manifest: str, fmt: str, classify: 
 
 # -- phonedge serve (the `serve` extra) -------------------------------------------------------
 
+from .serve.settings import ENV_TOKEN as ENV_SERVE_TOKEN  # noqa: E402  (stdlib only; Starlette loads in the command)
+
+
 @main.command("serve")
 @click.argument("bundle", required=False)
 @click.option("--host", default="127.0.0.1", show_default=True,
@@ -204,7 +207,7 @@ def eval_command(bundle: Optional[str], eval_manifest: str, fmt: str, classify: 
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
               help="Inference threads shared by all clients (0: one per core, at most 4).")
-@click.option("--token", envvar="PHONEDGE_TOKEN", default=None, show_envvar=True,
+@click.option("--token", envvar=ENV_SERVE_TOKEN, default=None, show_envvar=True,
               help="Require this token (Authorization: Bearer, or ?token= for the page and WebSocket).")
 @click.option("--max-body-mb", type=click.FloatRange(min=0, min_open=True), default=50, show_default=True,
               help="Largest request body in MB (413 above it).")
@@ -212,7 +215,8 @@ def eval_command(bundle: Optional[str], eval_manifest: str, fmt: str, classify: 
               help="WebSocket streams served at once.")
 @click.option("--max-stream-seconds", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True,
               help="Audio one stream may send before the server ends it.")
-@threads_option
+@click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
+              help="ONNX Runtime intra-op threads per call (0: the cores shared out between the workers).")
 @provider_option
 def serve_command(bundle: Optional[str], host: str, port: int, workers: int, token: Optional[str],
                   max_body_mb: float, max_streams: int, max_stream_seconds: float, threads: int,
