@@ -12,7 +12,8 @@ Three parts, one JSON file (benchmarks/results/streaming.json) and a "Streaming"
    partials, finals) come from the reference model, since random xlsr-53 weights say nothing useful;
    every window and final is also run on the xlsr-53 bundle, and that measured time (plus the
    stream's own numpy work) is what the clock charges. So the latencies are those of an xlsr-53-size
-   model that segments like the reference model. RSS is sampled along the way.
+   model that segments like the reference model. RSS is sampled along the way. Speech onset and end
+   of each utterance: its first and last 20 ms frame above the stream's energy gate (-50 dBFS).
 3. Wall clock: the same hybrid fed in real time from a producer thread for ``--wall-minutes``
    (the listen command's structure), latencies measured on the wall clock.
 4. An hour (``--memory-minutes``) on the virtual clock with the reference model alone: RSS and backlog
@@ -69,6 +70,23 @@ def build_stream(seconds: Optional[float], seed: int = 0) -> tuple[np.ndarray, l
         at += len(x) + len(pause)
         i += 1
     return np.concatenate(parts), spans
+
+
+def speech_spans(audio: np.ndarray, spans: list[tuple[int, int, str]], gate_db: float) -> list[tuple[int, int, str]]:
+    """Each utterance's speech: from its first to its last 20 ms frame louder than GATE_DB (recordings
+    carry some silence of their own), as the latencies' onset and end of speech."""
+    from phonedge.endpoint import frame_energy_db
+
+    out = []
+    for start, stop, label in spans:
+        x = audio[start:stop]
+        frames = max(1, (len(x) - 400) // 320 + 1)
+        loud = np.flatnonzero(frame_energy_db(x, frames, 320, 400) >= gate_db)
+        if loud.size == 0:
+            out.append((start, stop, label))
+        else:
+            out.append((start + int(loud[0]) * 320, start + min(len(x), int(loud[-1]) * 320 + 400), label))
+    return out
 
 
 def _overlaps(event: Any, span: tuple[int, int, str]) -> bool:
@@ -250,7 +268,7 @@ def virtual_clock(answers: Path, speed: Optional[Path], threads: int, minutes: f
     stream = rec.stream()
     log(f"virtual clock: {len(audio) / RATE / 60:.1f} min of audio, {len(spans)} utterances")
     done = 0.0
-    meter = LatencyMeter(spans)
+    meter = LatencyMeter(speech_spans(audio, spans, stream.options.energy_gate_db or -50.0))
     blocks = range(0, len(audio), BLOCK)
     # Preallocated so that the run's own records do not grow the RSS it samples.
     lags, charges = np.zeros(len(blocks)), np.zeros(len(blocks))
@@ -314,7 +332,7 @@ def wall_clock(answers: Path, speed: Path, threads: int, minutes: float) -> dict
 
     threading.Thread(target=produce, daemon=True).start()
     stream = rec.stream()
-    meter = LatencyMeter(spans)
+    meter = LatencyMeter(speech_spans(audio, spans, stream.options.energy_gate_db or -50.0))
     max_queue = 0
     while True:
         max_queue = max(max_queue, blocks.qsize())
@@ -370,7 +388,7 @@ def markdown(results: dict[str, Any]) -> str:
             "| Figure | Virtual clock | Wall clock |", "|---|---:|---:|",
             f"| Real-time factor (compute / audio) | {v['rtf']:.3f} (first tenth {v['rtf_first_tenth']:.3f}, "
             f"last tenth {v['rtf_last_tenth']:.3f}) | |",
-            f"| First token after speech onset, p50 / p90 s | {p(v['first_token_s'])} | {p(w['first_token_s']) if w else ''} |",
+            f"| First token after speech onset (first frame above the energy gate), p50 / p90 s | {p(v['first_token_s'])} | {p(w['first_token_s']) if w else ''} |",
             f"| Commit latency (token stable or final - token end), p50 / p90 s | {p(v['commit_s'])} | "
             f"{p(w['commit_s']) if w else ''} |",
             f"| Final after end of speech, p50 / p90 s | {p(v['final_s'])} | {p(w['final_s']) if w else ''} |",
@@ -385,11 +403,11 @@ def markdown(results: dict[str, Any]) -> str:
     if r:
         lines += [
             f"**An hour-long stream, reference model's own compute** ({r['audio_min']:.0f} min, {r['utterances']} "
-            f"utterances, RSS sampled every 10 s of audio): real-time factor {r['rtf']:.3f} (first tenth "
+            f"utterances, RSS sampled every 10 s of audio"
+            + (f"; from the run of {r['from_run']}" if r.get("from_run") else "") + "): real-time factor {r['rtf']:.3f} (first tenth "
             f"{r['rtf_first_tenth']:.3f}, last tenth {r['rtf_last_tenth']:.3f}); largest backlog {r['max_backlog_s']:.2f} s; "
             f"RSS {r['rss_mb_min']:.0f}-{r['rss_mb_max']:.0f} MiB (mean first tenth {r['rss_mb_first_tenth_mean']:.1f}, "
-            f"last tenth {r['rss_mb_last_tenth_mean']:.1f}); final after end of speech p50 "
-            f"{r['final_s']['p50']:.2f} s, p90 {r['final_s']['p90']:.2f} s.", "",
+            f"last tenth {r['rss_mb_last_tenth_mean']:.1f}).", "",
         ]
     return "\n".join(lines)
 
@@ -417,6 +435,8 @@ def main() -> None:
     parser.add_argument("--wall-minutes", type=float, default=3.0, help="Wall-clock stream length (0: skip).")
     parser.add_argument("--memory-minutes", type=float, default=60.0,
                         help="Reference-model stream length for memory and backlog over time (0: skip).")
+    parser.add_argument("--hour-from", type=Path, default=None,
+                        help="Take part 4 from an earlier run's JSON instead of running it (the section says when).")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "streaming.json")
     parser.add_argument("--results-md", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
@@ -433,7 +453,10 @@ def main() -> None:
     results["accuracy"] = accuracy(args.bundle, args.threads)
     if args.minutes > 0:
         results["virtual_clock"] = virtual_clock(args.bundle, args.speed_bundle, args.threads, args.minutes)
-    if args.memory_minutes > 0:
+    if args.hour_from is not None:
+        earlier = json.loads(args.hour_from.read_text(encoding="utf-8"))
+        results["reference_long"] = {**earlier["reference_long"], "from_run": earlier["date"]}
+    elif args.memory_minutes > 0:
         log("an hour-long stream with the reference model's own compute (memory and backlog over time)")
         results["reference_long"] = virtual_clock(args.bundle, None, args.threads, args.memory_minutes)
     if args.wall_minutes > 0:

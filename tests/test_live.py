@@ -159,3 +159,24 @@ def test_listen_without_a_microphone_is_a_one_line_error(monkeypatch: pytest.Mon
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == ["error: cannot open input device '3' at 16000 Hz: "
                                                   "Error querying device -1"]
+
+
+def test_terminal_shows_the_partial_on_one_updating_line() -> None:
+    import io
+
+    from phonedge.live import EventPrinter
+    from phonedge.stream import StreamEvent
+
+    def event(kind: str, text: str) -> StreamEvent:
+        return StreamEvent(kind, text, [], [], [], 1.0, 2.0, 2.5, 0.9, label="1" if kind == "final" else None)
+
+    out = io.StringIO()
+    printer = EventPrinter(out, as_json=False, live_line=True)
+    for e in (event("partial", "w"), event("partial", "w ah"), event("final", "w ah n")):
+        printer.show(e)
+    assert out.getvalue() == "\r\x1b[Kw\r\x1b[Kw ah\r\x1b[K1.00-2.00\tw ah n\tlabel=1\n"
+    piped = io.StringIO()
+    printer = EventPrinter(piped, as_json=False, live_line=False)
+    for e in (event("partial", "w"), event("final", "w ah n")):
+        printer.show(e)
+    assert piped.getvalue() == "1.00-2.00\tw ah n\tlabel=1\n"
