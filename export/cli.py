@@ -61,6 +61,19 @@ QUANTIZE_CHOICES = ("none", "int8", "int4", "fp16")  # kept in step with phonedg
     show_default=True,
     help="int8/int4: if the parity gate fails, keep the fewest most-affected MatMuls in float until it passes.",
 )
+@click.option(
+    "--target",
+    type=click.Choice(["cpu", "cuda"]),
+    default="cpu",
+    show_default=True,
+    help="Provider the bundle is made for; cuda: fp16/none only, fused attention, one-pass encoder, no CPU-only nodes.",
+)
+@click.option(
+    "--attention",
+    type=click.Choice(["unfused", "fused"]),
+    default=None,
+    help="Attention as exported or as one fused MultiHeadAttention node per layer [default: fused for --target cuda].",
+)
 @click.option("--optimize/--no-optimize", default=False, show_default=True, help="ONNX Runtime basic optimisations.")
 @click.option("--calibration-audio", type=click.Path(path_type=Path), help="Folder of audio for the parity check.")
 @click.option("--labels", type=click.Path(path_type=Path), help="TSV file: label, name, transcript.")
@@ -100,6 +113,8 @@ def export(
     encoder_piece_frames: int | None,
     smoothing: bool,
     mixed_precision: bool,
+    target: str,
+    attention: str | None,
     optimize: bool,
     calibration_audio: Path | None,
     labels: Path | None,
@@ -127,6 +142,8 @@ def export(
             encoder_piece_frames=encoder_piece_frames,
             smoothing=smoothing,
             mixed_precision=mixed_precision,
+            target=target,
+            attention=attention,
             optimize=optimize,
             calibration_audio=calibration_audio,
             labels=labels,
