@@ -53,3 +53,7 @@ class EvalManifestError(PhonedgeError, ValueError):
 
 class EvalManifestNotFoundError(EvalManifestError, FileNotFoundError):
     """The eval manifest file does not exist."""
+
+
+class BatchOutputError(PhonedgeError):
+    """A batch output folder cannot be used (held by another run, parts of another format, a damaged part)."""
