@@ -136,3 +136,21 @@ def test_sigkill_mid_run_then_rerun_completes_exactly_once(layer_bundle: Path, t
     rows = read_rows(out)
     assert sorted(r["path"] for r in rows) == sorted(str(c) for c in clips)  # nothing lost, nothing twice
     assert not list(out.glob(".part-*"))
+
+
+def test_ray_engine_without_ray_is_a_clear_error(layer_bundle: Path, tmp_path: Path) -> None:
+    clip = write_clips(tmp_path / "a", 1)[0]
+    code = f"""
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "ray":
+            raise ImportError("ray is blocked for this test")
+sys.meta_path.insert(0, Block())
+from phonedge.cli import main
+sys.argv = ["phonedge", "batch", "--engine", "ray", "--model", {str(layer_bundle)!r}, "--out", {str(tmp_path / "o")!r},
+            {str(clip)!r}]
+main()
+"""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "pip install 'phonedge[ray]'" in res.stderr and "Traceback" not in res.stderr
