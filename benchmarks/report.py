@@ -346,6 +346,10 @@ def write_report(results: dict[str, Any], md_path: Path, png_path: Path, json_pa
     plot(results, png_path)
     md_path.parent.mkdir(parents=True, exist_ok=True)
     text = markdown(results, _relative(json_path, md_path.parent), _relative(png_path, md_path.parent))
+    if md_path.name == "RESULTS.md":  # the corpus-throughput figures of the separate batch benchmark, if run
+        from benchmarks.batch_throughput import results_section
+
+        text = text.rstrip("\n") + "\n\n" + results_section() if results_section() else text
     md_path.write_text(text, encoding="utf-8")
 
 

@@ -113,3 +113,14 @@ def test_damaged_part_is_a_clear_error(tmp_path: Path) -> None:
     pytest.importorskip("pyarrow", reason="needs pyarrow")
     with pytest.raises(BatchOutputError, match="cannot read part file"):
         read_part(tmp_path / "part-000001.parquet")
+
+
+def test_importing_the_batch_package_loads_neither_pyarrow_nor_ray() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, phonedge.batch, phonedge.cli\n"
+            "heavy = [m for m in ('pyarrow', 'ray', 'pandas') if m in sys.modules]\n"
+            "assert not heavy, heavy\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr

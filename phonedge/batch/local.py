@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Optional
 
 from ..errors import PhonedgeError
@@ -75,7 +76,13 @@ def local_rows(
                     return
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    yield from fut.result()
+                    try:
+                        yield from fut.result()
+                    except BrokenProcessPool:
+                        raise PhonedgeError(
+                            "a batch worker process died (killed, or out of memory: try fewer --workers); "
+                            "the rows written so far are kept, rerun the same command to resume"
+                        ) from None
         finally:
             for fut in pending:
                 fut.cancel()

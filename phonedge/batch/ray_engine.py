@@ -78,7 +78,9 @@ def ray_rows(
     ctx = DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
-    blocks = max(1, min(len(items), -(-len(items) // files_per_task)))
+    # Blocks of whole batches, at least 16 per actor (load balance; little redone when a node is lost).
+    per_block = files_per_task * max(1, min(128, len(items) // (16 * actors * files_per_task)))
+    blocks = -(-len(items) // per_block)
     ds = ray.data.from_items([{"path": p, "opened": o} for p, o in items], override_num_blocks=blocks)
     ds = ds.map_batches(
         BatchPredictor,

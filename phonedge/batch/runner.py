@@ -66,9 +66,9 @@ class BatchSummary:
 
     def format(self) -> str:
         """One line for people."""
-        return (f"{self.ok} ok, {self.failed} failed, {self.skipped} skipped; {self.audio_hours:.3f} h of audio "
-                f"in {self.wall_seconds:.1f} s = {self.speed:.1f} audio-hours per hour "
-                f"({self.workers} workers x {self.threads} threads)")
+        line = (f"{self.ok} ok, {self.failed} failed, {self.skipped} skipped; {self.audio_hours:.3f} h of audio "
+                f"in {self.wall_seconds:.1f} s = {self.speed:.1f} audio-hours per hour")
+        return line + (f" ({self.workers} workers x {self.threads} threads)" if self.workers else "")
 
 
 def plan_resume(out: OutputDir, paths: Sequence[str], digest: str) -> ResumePlan:
