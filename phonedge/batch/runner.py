@@ -99,6 +99,7 @@ def _engine_rows(bundle: str, items: list[tuple[str, str]], digest: str, config:
 
     cpus = int(connect(config.ray_address).get("CPU", 1))
     actors, threads = default_split(cpus, config.workers, config.threads)
+    actors = max(1, min(actors, len(items)))
     rows = ray_rows(bundle, items, digest, actors=actors, threads=threads, classify=config.classify,
                     files_per_task=config.files_per_task)
     return rows, actors, threads
