@@ -112,7 +112,7 @@ def markdown(res: dict[str, Any]) -> str:
     cpu = env["cpu"]
     lines = [f"### {res['title']}", "",
              f"- Date: {env['date']}; git commit {env['git_commit']}; CPU: {cpu['model']} "
-             f"({cpu['affinity_cpus']} usable CPUs); load average at start {env['load_average_at_start']} "
+             f"({cpu['affinity_cpus']} usable CPUs); load average (1, 5, 15 min) {env['load_average_at_start']} "
              "(other jobs shared these cores: compare rows as ratios within this run)",
              f"- Bundle: `{res['bundle']}` ({res['bundle_mb']:.1f} MB); input: {res['input']}: "
              f"{res['files']} files, {res['audio_s'] / 3600:.3f} h of audio",
@@ -184,6 +184,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     recordings = sorted(args.audio.glob("*.wav"))
     if args.limit:
         recordings = recordings[: args.limit]
+    env = environment.describe(REPO)
     work = Path(tempfile.mkdtemp(prefix="phonedge-batch-bench-"))
     try:
         if args.clips:
@@ -240,7 +241,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         derived["per_core_rate"] = max(rate(r) for r in runs) / cores
         bundle_mb = sum(f.stat().st_size for f in args.bundle.iterdir()) / 1e6
         bundle = args.bundle.resolve()
-        res = {"title": args.title or f"{bundle.name}: {source.split(' in ')[0]}", "environment": environment.describe(REPO),
+        res = {"title": args.title or f"{bundle.name}: {source.split(' in ')[0]}", "environment": env,
                "bundle": str(bundle.relative_to(REPO)) if bundle.is_relative_to(REPO) else str(bundle),
                "bundle_mb": bundle_mb,
                "input": source, "files": len(files), "audio_s": runs[0]["audio_s"], "runs": runs,
