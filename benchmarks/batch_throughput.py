@@ -119,7 +119,8 @@ def markdown(res: dict[str, Any]) -> str:
              "- Each row is one command in a fresh process, timed from outside (start-up, model load and the "
              "Parquet writes included). Reproduce: `flock /tmp/phonedge-heavy.lock .venv/bin/python "
              f"benchmarks/batch_throughput.py {res['args']}`", "",
-             "| Run | Workers x threads | Wall s | Files/s | Audio-h per h | vs best |", "|---|---|---:|---:|---:|---:|"]
+             "| Run | Workers x threads | Wall s | Files/s | Audio-h per h | vs best |",
+             "|---|---|---:|---:|---:|---:|"]
     best = max(rate(r) for r in res["runs"])
     for r in res["runs"]:
         lines.append(f"| {r['name']} | {r['split']} | {r['wall_s']:.1f} | {r['files'] / r['wall_s']:.1f} | "
@@ -129,11 +130,12 @@ def markdown(res: dict[str, Any]) -> str:
     lines += [f"- Default split ({d['default_split']}) vs best of the sweep ({d['best_split']}): "
               f"{d['default_vs_best']:.2f}; vs one-process `predict --threads 2`: {d['default_vs_predict']:.2f}."]
     if "ray_startup_s" in d:
-        lines += [f"- Ray start-up: a two-node cluster on this host in {d['ray_startup_s']:.1f} s; a Ray run of one file "
-                  f"(driver connect, actors, bundle loads) {d['ray_fixed_s']:.1f} s against {d['local_fixed_s']:.1f} s "
+        lines += [f"- Ray start-up: a two-node cluster on this host in {d['ray_startup_s']:.1f} s; "
+                  f"a Ray run of one file (driver connect, actors, bundle loads) {d['ray_fixed_s']:.1f} s against {d['local_fixed_s']:.1f} s "
                   "for the local engine.",
                   f"- Marginal time per file ((wall of all - wall of one) / (files - 1)): local engine "
-                  f"{1000 * d['local_per_file_s']:.2f} ms, Ray engine {1000 * d['ray_per_file_s']:.2f} ms (both 2 x 1): "
+                  f"{1000 * d['local_per_file_s']:.2f} ms, Ray engine {1000 * d['ray_per_file_s']:.2f} ms "
+                  "(both 2 x 1): "
                   + (f"Ray adds {1000 * extra:.2f} ms per file"
                      if (extra := d['ray_per_file_s'] - d['local_per_file_s']) > 0 else
                      f"no per-file overhead of Ray shows (difference {1000 * extra:.2f} ms, within this run's noise)")
