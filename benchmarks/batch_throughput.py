@@ -131,8 +131,8 @@ def markdown(res: dict[str, Any]) -> str:
               f"{d['default_vs_best']:.2f}; vs one-process `predict --threads 2`: {d['default_vs_predict']:.2f}."]
     if "ray_startup_s" in d:
         lines += [f"- Ray start-up: a two-node cluster on this host in {d['ray_startup_s']:.1f} s; "
-                  f"a Ray run of one file (driver connect, actors, bundle loads) {d['ray_fixed_s']:.1f} s against {d['local_fixed_s']:.1f} s "
-                  "for the local engine.",
+                  f"a Ray run of one file (driver connect, actors, bundle loads) {d['ray_fixed_s']:.1f} s "
+                  f"against {d['local_fixed_s']:.1f} s for the local engine.",
                   f"- Marginal time per file ((wall of all - wall of one) / (files - 1)): local engine "
                   f"{1000 * d['local_per_file_s']:.2f} ms, Ray engine {1000 * d['ray_per_file_s']:.2f} ms "
                   "(both 2 x 1): "
