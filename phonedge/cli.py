@@ -228,6 +228,8 @@ def batch_command(inputs: tuple[str, ...], model: Optional[str], out: str, engin
         summary = run_batch(model, paths, out, config, progress=progress)
     except PhonedgeError as exc:
         _fail(exc)
+    except KeyboardInterrupt:
+        _fail(PhonedgeError("interrupted: the rows written so far are kept; rerun the same command to resume"), 130)
     finally:
         if bar:
             bar[0].render_finish()

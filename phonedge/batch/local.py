@@ -16,9 +16,14 @@ _WORKER: Optional[tuple[Any, str, str]] = None
 _WORKER_ERROR: Optional[PhonedgeError] = None
 
 
-def _init_worker(bundle: str, threads: int, digest: str, classify: str) -> None:
+def _init_worker(bundle: str, threads: int, digest: str, classify: str, child: bool = False) -> None:
     global _WORKER, _WORKER_ERROR
     from ..recognizer import load
+
+    if child:  # Ctrl-C is the parent's to handle: it stops feeding work and keeps the rows done
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     try:
         _WORKER = (load(bundle, threads=threads), digest, classify)
@@ -62,7 +67,7 @@ def local_rows(
     # spawn, not fork: a forked child would inherit ONNX Runtime's thread pools in an unknown state.
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(bundle, threads, digest, classify)) as pool:
+                             initargs=(bundle, threads, digest, classify, True)) as pool:
         tasks = _chunks(items, files_per_task)
         pending: set[Future[list[Row]]] = set()
         try:
