@@ -124,3 +124,22 @@ def test_importing_the_batch_package_loads_neither_pyarrow_nor_ray() -> None:
             "assert not heavy, heavy\n")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
+
+
+def test_parquet_without_pyarrow_is_a_clear_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = f"""
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "pyarrow":
+            raise ModuleNotFoundError("pyarrow is blocked for this test", name=name)
+sys.meta_path.insert(0, Block())
+from phonedge.cli import main
+sys.argv = ["phonedge", "batch", "--model", {str(tmp_path)!r}, "--out", {str(tmp_path / "o")!r}, "x.wav"]
+main()
+"""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "pip install 'phonedge[batch]'" in res.stderr and "Traceback" not in res.stderr

@@ -11,7 +11,7 @@ from typing import Optional
 from ..errors import PhonedgeError
 from ..manifest import bundle_digest
 from .rows import open_path
-from .schema import STATUS_OK, Row
+from .schema import STATUS_OK, Row, pyarrow
 from .split import default_split, usable_cores
 from .store import FORMATS, OutputDir, PartWriter
 
@@ -126,6 +126,8 @@ def run_batch(
         raise PhonedgeError(f"engine must be one of {', '.join(ENGINES)}, got {config.engine!r}")
     if config.fmt not in FORMATS:
         raise PhonedgeError(f"format must be one of {', '.join(FORMATS)}, got {config.fmt!r}")
+    if config.fmt == "parquet":
+        pyarrow()  # before any work: a missing extra is a clear error, not a failure at the first part
     bundle = str(Path(bundle).resolve())
     digest = bundle_digest(Path(bundle))
     ok = failed = 0

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._version import __version__
+from ..errors import MissingExtraError
 from ..result import Prediction
 
 STATUS_OK = "ok"
@@ -47,9 +48,20 @@ def error_row(path: str, message: str, digest: str) -> Row:
     return row
 
 
+def pyarrow() -> Any:
+    """The pyarrow module, or a clear error naming the extra that installs it."""
+    try:
+        import pyarrow as pa
+    except ModuleNotFoundError as exc:
+        raise MissingExtraError(
+            "Parquet output needs pyarrow: pip install 'phonedge[batch]' (or write --format jsonl)"
+        ) from exc
+    return pa
+
+
 def arrow_schema() -> Any:
     """The Parquet/Arrow schema of a row (label_probs as a map from label to probability)."""
-    import pyarrow as pa
+    pa = pyarrow()
 
     token = pa.struct([("text", pa.string()), ("start", pa.float64()), ("end", pa.float64()),
                        ("confidence", pa.float64())])
@@ -64,7 +76,7 @@ def arrow_schema() -> Any:
 
 def to_arrow(rows: Iterable[Row]) -> Any:
     """An Arrow table of rows, in the row schema."""
-    import pyarrow as pa
+    pa = pyarrow()
 
     schema = arrow_schema()
     cols: dict[str, list[Any]] = {name: [] for name in FIELDS}

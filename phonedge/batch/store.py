@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..errors import BatchOutputError
-from .schema import FIELDS, STATUS_ERROR, Row, from_arrow, from_json, to_arrow, to_json
+from .schema import FIELDS, STATUS_ERROR, Row, from_arrow, from_json, pyarrow, to_arrow, to_json
 
 FORMATS = {"parquet": ".parquet", "jsonl": ".jsonl"}
 PART_RE = re.compile(r"^part-(\d+)\.(parquet|jsonl)$")
@@ -35,6 +35,7 @@ def write_part(final: Path, rows: list[Row], fmt: str) -> None:
     """Write ROWS as the part file FINAL: to a temporary name, synced, then renamed into place."""
     tmp = final.with_name(f".{final.name}{TMP_SUFFIX}")
     if fmt == "parquet":
+        pyarrow()
         import pyarrow.parquet as pq
 
         pq.write_table(to_arrow(rows), tmp)
@@ -48,6 +49,8 @@ def write_part(final: Path, rows: list[Row], fmt: str) -> None:
 
 def read_part(path: Path, columns: Optional[list[str]] = None) -> list[Row]:
     """The rows of one part file (only COLUMNS, when given)."""
+    if path.suffix == ".parquet":
+        pyarrow()
     try:
         if path.suffix == ".parquet":
             import pyarrow.parquet as pq
