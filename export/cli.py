@@ -49,6 +49,19 @@ QUANTIZE_CHOICES = ("none", "int8", "fp16")  # kept in step with phonedge_export
     help="Run the feature encoder over pieces of N frames inside the graph, bounding its memory; "
     "0: one pass [default: 50 (1 s) for layer-norm models, 0 for group-norm ones].",
 )
+@click.option(
+    "--target",
+    type=click.Choice(["cpu", "cuda"]),
+    default="cpu",
+    show_default=True,
+    help="Provider the bundle is made for; cuda: fp16/none only, fused attention, one-pass encoder, no CPU-only nodes.",
+)
+@click.option(
+    "--attention",
+    type=click.Choice(["unfused", "fused"]),
+    default=None,
+    help="Attention as exported or as one fused MultiHeadAttention node per layer [default: fused for --target cuda].",
+)
 @click.option("--optimize/--no-optimize", default=False, show_default=True, help="ONNX Runtime basic optimisations.")
 @click.option("--calibration-audio", type=click.Path(path_type=Path), help="Folder of audio for the parity check.")
 @click.option("--labels", type=click.Path(path_type=Path), help="TSV file: label, name, transcript.")
@@ -86,6 +99,8 @@ def export(
     feature_encoder: str,
     pos_conv: str,
     encoder_piece_frames: int | None,
+    target: str,
+    attention: str | None,
     optimize: bool,
     calibration_audio: Path | None,
     labels: Path | None,
@@ -111,6 +126,8 @@ def export(
             feature_encoder=feature_encoder,
             pos_conv=pos_conv,
             encoder_piece_frames=encoder_piece_frames,
+            target=target,
+            attention=attention,
             optimize=optimize,
             calibration_audio=calibration_audio,
             labels=labels,

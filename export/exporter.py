@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import warnings
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -13,11 +13,13 @@ from phonedge.errors import ExportError
 from phonedge.manifest import GraphSpec, Manifest
 
 from .bundle import MODEL_FILE, atomic_bundle, check_output_dir, file_sha256, write_manifest
+from .attention import ATTENTIONS, fused_attention
 from .calibration import generated_signals, load_calibration_audio
 from .checkpoint import CTC_ARCHITECTURE, Checkpoint, load_model, read_checkpoint, resolve_model
 from .deps import package_versions, require_export_extra
 from .labels import read_labels
 from .matmul_encoder import FEATURE_ENCODERS, quantize_before_stacking, use_matmul_encoder, waveform_matmuls
+from .cuda_graph import rewrite_for_cuda
 from .onnx_graph import OUTPUT, export_onnx, optimize_offline
 from .piecewise import DEFAULT_PIECE_FRAMES, encoder_in_pieces
 from .pos_conv import POS_CONVS, conv2d_pos_conv
@@ -25,6 +27,7 @@ from .parity import DEFAULT_FP32_ATOL, DEFAULT_MIN_FRAME_AGREEMENT, Gate, apply_
 from .quantize import QUANTIZE_MODES, quantize_graph
 
 Progress = Callable[[str], None]
+TARGETS = ("cpu", "cuda")  # the provider a bundle is made for; "cpu" writes what phonedge always wrote
 ONNX_SIZE_LIMIT = 2**31 - 1  # protobuf's limit; bigger graphs need external data, which bundles do not carry
 _NOISY_LOGGERS = ("transformers", "optimum", "onnxruntime", "torch.onnx")
 
@@ -49,6 +52,8 @@ def export_bundle(
     feature_encoder: str = "matmul",
     pos_conv: str = "conv2d",
     encoder_piece_frames: int | None = None,
+    target: str = "cpu",
+    attention: str | None = None,
     progress: Progress | None = None,
 ) -> Manifest:
     """Export a Hugging Face wav2vec2 CTC checkpoint to a phonedge bundle folder and return its manifest.
@@ -77,7 +82,11 @@ def export_bundle(
         encoder_piece_frames: run the conv feature encoder inside the graph over pieces of this
             many frames (an ONNX Loop), which bounds its memory; 0: in one pass; None: 50 (1 s)
             for layer-norm models, whose encoder computes each frame from its own samples, and
-            0 for group-norm ones, which cannot run in pieces.
+            0 for group-norm ones, which cannot run in pieces; 0 for target "cuda".
+        target: "cpu" (default) or "cuda": a bundle for ONNX Runtime's CUDA provider (fp16 or
+            float32 only; fused attention, one-pass encoder, no CPU-only nodes such as bool Tile).
+        attention: "unfused" (as exported) or "fused" (one com.microsoft MultiHeadAttention node
+            per layer); None: fused for target "cuda", unfused for "cpu".
         progress: called with short step descriptions.
 
     Returns:
@@ -93,6 +102,10 @@ def export_bundle(
         raise ExportError(f"unknown feature_encoder={feature_encoder!r}; use one of {', '.join(FEATURE_ENCODERS)}")
     if pos_conv not in POS_CONVS:
         raise ExportError(f"unknown pos_conv={pos_conv!r}; use one of {', '.join(POS_CONVS)}")
+    attention = _check_target(target, quantize, attention)
+    made_for = target
+    if made_for == "cuda" and encoder_piece_frames is None:
+        encoder_piece_frames = 0
     require_export_extra()
     local = Path(model).expanduser()
     check_output_dir(Path(out_dir), local if local.exists() else None, overwrite)  # before any download
@@ -121,11 +134,17 @@ def export_bundle(
         graph = work / "exported.onnx"
         # The rewritten modules are swapped in for the export only (no copy of the whole model:
         # xlsr-53 is 1.26 GB); parity is then measured against the restored original.
-        with _export_forms(torch_model, feature_encoder, pos_conv):
+        with _export_forms(torch_model, feature_encoder, pos_conv, attention):
             inputs_names = export_onnx(torch_model, graph, masked)
         external = [path for path in work.iterdir() if path != graph]
         if external or graph.stat().st_size > ONNX_SIZE_LIMIT:
             raise ExportError(f"{folder}: the float32 graph exceeds 2 GB; such models are not supported yet")
+        cuda_record: dict[str, Any] = {}
+        if made_for == "cuda":
+            say("rewriting the graph for the CUDA provider")
+            cuda_record = {"target": made_for, "attention": attention, **rewrite_for_cuda(graph)}
+        elif attention != "unfused":
+            cuda_record = {"attention": attention}
         if optimize:
             say("optimizing the graph (ONNX Runtime basic level)")
             optimize_offline(graph, work / "optimized.onnx")
@@ -145,6 +164,7 @@ def export_bundle(
         )
         quantization["feature_encoder"] = feature_encoder
         quantization["pos_conv"] = pos_conv
+        quantization.update(cuda_record)
         quantization.update(
             _rewrite_graph(
                 model_path,
@@ -236,6 +256,21 @@ def _rewrite_graph(
     return record
 
 
+def _check_target(target: str, quantize: str, attention: str | None) -> str:
+    """Validate TARGET and ATTENTION against each other and QUANTIZE; return the attention form."""
+    if target not in TARGETS:
+        raise ExportError(f"unknown target={target!r}; use one of {', '.join(TARGETS)}")
+    if target == "cuda" and quantize == "int8":
+        raise ExportError(
+            "target='cuda' takes quantize='fp16' or 'none': dynamic int8 quantizes activations on the CPU "
+            "at run time, which the CUDA provider does not run on the GPU"
+        )
+    chosen = attention if attention is not None else ("fused" if target == "cuda" else "unfused")
+    if chosen not in ATTENTIONS:
+        raise ExportError(f"unknown attention={chosen!r}; use one of {', '.join(ATTENTIONS)}")
+    return chosen
+
+
 def _piece_frames(requested: int | None, layer_norm: bool, model: str) -> int:
     """Frames per encoder piece: the request, or the default for this encoder's norm; 0 for none."""
     if requested is None:
@@ -271,16 +306,17 @@ def _source(checkpoint: Checkpoint, torch_model: Any) -> dict[str, Any]:
 
 
 @contextmanager
-def _export_forms(model: Any, feature_encoder: str, pos_conv: str) -> Iterator[None]:
-    """MODEL with the chosen export forms of its feature encoder and positional conv, restored after."""
+def _export_forms(model: Any, feature_encoder: str, pos_conv: str, attention: str = "unfused") -> Iterator[None]:
+    """MODEL with the chosen export forms of its feature encoder, positional conv and attention, restored after."""
     original_encoder = model.wav2vec2.feature_extractor
     if feature_encoder == "matmul":
         use_matmul_encoder(model)
     try:
-        if pos_conv == "conv2d":
-            with conv2d_pos_conv(model):
-                yield
-        else:
+        with ExitStack() as forms:
+            if pos_conv == "conv2d":
+                forms.enter_context(conv2d_pos_conv(model))
+            if attention == "fused":
+                forms.enter_context(fused_attention(model))
             yield
     finally:
         model.wav2vec2.feature_extractor = original_encoder

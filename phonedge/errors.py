@@ -55,5 +55,21 @@ class EvalManifestNotFoundError(EvalManifestError, FileNotFoundError):
     """The eval manifest file does not exist."""
 
 
+class InvalidInputError(PhonedgeError, ValueError):
+    """A scoring or metrics function was given values it cannot use (shapes, ids, empty inputs)."""
+
+
+class StreamError(PhonedgeError):
+    """A live stream was used wrongly (see the subclasses)."""
+
+
+class StreamClosedError(StreamError):
+    """``accept`` or ``finish`` was called on a stream after ``finish``; call ``reset`` to start over."""
+
+
+class StreamRateError(StreamError, InvalidAudioError):
+    """A block's sample rate differs from the rate the stream started with."""
+
+
 class BatchOutputError(PhonedgeError):
     """A batch output folder cannot be used (held by another run, parts of another format, a damaged part)."""
