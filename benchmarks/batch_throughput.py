@@ -141,7 +141,8 @@ def markdown(res: dict[str, Any]) -> str:
                      f"no per-file overhead of Ray shows (difference {1000 * extra:.2f} ms, within this run's noise)")
                   + f"; Ray 2 actors vs the local default: {d['ray_vs_local']:.2f} of its throughput "
                   "(wall incl. start-up)."]
-    lines += [f"- Best run per usable CPU: {d['per_core_rate']:.1f} audio-hours per CPU-hour.", ""]
+    lines += [f"- Best run per usable CPU: {d['per_core_rate']:.1f} audio-hours per CPU-hour."]
+    lines += [f"- Note: {note}" for note in res.get("notes", [])] + [""]
     return "\n".join(lines)
 
 
@@ -222,7 +223,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         derived["local_fixed_s"] = local_one["wall_s"]
         derived["local_per_file_s"] = (default["wall_s"] - local_one["wall_s"]) / max(1, len(files) - 1)
         if not args.no_ray:
-            cluster, startup, env = start_cluster()
+            cluster, startup, ray_env = start_cluster()
             try:
                 derived["ray_startup_s"] = startup
                 address = cluster.address
@@ -230,10 +231,10 @@ def main(argv: Optional[list[str]] = None) -> int:
                     _log(f"ray {actors} actor(s)")
                     item = run_batch_cli(args.bundle, listing, work, ["--engine", "ray", "--ray-address", address,
                                                                      "--workers", str(actors),
-                                                                     "--threads-per-worker", "1"], env)
+                                                                     "--threads-per-worker", "1"], ray_env)
                     runs.append({"name": "ray engine, 2-node cluster", "split": f"{actors} actor x 1", **item})
                 ray_one = run_batch_cli(args.bundle, one, work, ["--engine", "ray", "--ray-address", address,
-                                                                 "--workers", "2", "--threads-per-worker", "1"], env)
+                                                                 "--workers", "2", "--threads-per-worker", "1"], ray_env)
             finally:
                 cluster.shutdown()
             ray2 = runs[-1]
