@@ -14,7 +14,7 @@ from .audio import PathLike, load_audio
 from .chunking import ChunkPlan
 from .ctc import CTCDecoder, transcript_ids, transcript_units
 from .errors import BundleNotFoundError, InvalidAudioError, ModelBundleError, PhonedgeError
-from .features import normalize, pad_batch
+from .features import normalize, stack_batch
 from .manifest import ClassLabel, Manifest, read_manifest
 from . import scoring
 from .result import Prediction, Token
@@ -75,7 +75,8 @@ class Recognizer:
         return self._graph_run(feeds)
 
     def _prepare(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
-        return normalize(x, self.manifest.audio.do_normalize)
+        # A graph that normalises its input (--target cuda bundles) takes the raw waveform.
+        return normalize(x, self.manifest.audio.runtime_normalizes)
 
     def _chunk_limit(self) -> int:
         audio = self.manifest.audio
@@ -86,7 +87,8 @@ class Recognizer:
         if len(samples) <= self._chunk_limit():
             return self._run(self._prepare(samples)[None, :], None)[0]
         audio = self.manifest.audio
-        # Normalised once over the whole utterance, so every chunk sees what a single pass would.
+        # Normalised once over the whole utterance, so every chunk sees what a single pass would
+        # (a graph that normalises its input normalises each chunk on its own instead).
         normed = self._prepare(samples)
         pieces = []
         for chunk in self.chunking.windows(len(samples), self.sample_rate, audio.frame_stride, audio.receptive_field):
@@ -102,6 +104,7 @@ class Recognizer:
         for i in set(range(len(items))) - set(short):
             out[i] = self.logits(items[i])
         masked = self.manifest.has_attention_mask and self.manifest.audio.feat_extract_norm == "layer"
+        feeds_mask = "attention_mask" in self._inputs  # built only for a graph that takes one
         if self.manifest.graph.quantization.get("method") == "dynamic":
             # Dynamic int8 takes one activation scale per tensor, i.e. per batch: any batch-mate
             # would change an item's result, so such graphs run one item per call.
@@ -118,8 +121,10 @@ class Recognizer:
         for group in groups:
             for k in range(0, len(group), batch_size):
                 idx = group[k : k + batch_size]
-                batch, mask = pad_batch([self._prepare(items[i]) for i in idx], self.manifest.audio.padding_value)
-                logits = self._run(batch, mask if masked else None)
+                batch, mask = stack_batch(
+                    [self._prepare(items[i]) for i in idx], self.manifest.audio.padding_value, feeds_mask
+                )
+                logits = self._run(batch, mask)
                 for row, i in enumerate(idx):
                     out[i] = logits[row, : self.frames_for(len(items[i]))]
         return [o for o in out if o is not None]
