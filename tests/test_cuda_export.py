@@ -46,6 +46,11 @@ def test_cuda_target_fuses_attention_and_keeps_fp32_parity(cuda_fp32: Path) -> N
     ops = _ops(cuda_fp32)
     assert ops.get("MultiHeadAttention") == 2  # one per layer of the tiny model
     assert "Softmax" not in ops and "Tile" not in ops and "Loop" not in ops
+    # The key lengths come from the mask's data (device ops), not from shape arithmetic (CPU + Memcpy).
+    import onnx
+
+    attention_ops = {n.op_type for n in onnx.load(str(cuda_fp32 / "model.onnx")).graph.node if "/attention/" in n.name}
+    assert "CumSum" in attention_ops and "Range" not in attention_ops, attention_ops
     parity = rec.manifest.parity
     assert parity["passed"] and parity["max_abs_logit_diff"] <= 1e-4
     assert parity["padded_batch"]["max_abs_logit_diff"] <= 1e-4
