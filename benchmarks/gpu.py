@@ -353,12 +353,11 @@ def reference_eval(provider: str, work: Path, cfg: dict[str, Any], results: Resu
                  for x, rate in audio]
         got = [(p.text, p.label) for p in preds]
         record = {"n": len(items), "accuracy": round(sum(p.label == i.label for p, i in zip(preds, items)) / len(items), 4)}
-        if run_provider != "cpu" or baseline is None:
-            # predict_batch: padded, masked batches (masked graphs) or equal-length ones; same results?
-            rates = {rate for _, rate in audio}
-            batch = rec.predict_batch([x for x, _ in audio], sample_rate=rates.pop() if len(rates) == 1 else None,
-                                      batch_size=16)
-            record["predict_batch_same_transcripts"] = sum(a.text == b[0] for a, b in zip(batch, got))
+        # predict_batch: padded, masked batches (masked graphs) or equal-length ones; same results?
+        rates = {rate for _, rate in audio}
+        batch = rec.predict_batch([x for x, _ in audio], sample_rate=rates.pop() if len(rates) == 1 else None,
+                                  batch_size=16)
+        record["predict_batch_same_transcripts"] = sum(a.text == b[0] for a, b in zip(batch, got))
         if baseline is None:
             baseline = got
         else:
