@@ -83,7 +83,8 @@ def normalize_in_graph(model: Any, padding_value: float = 0.0) -> None:
     else:
         node("Div", [centred, scale], normed)  # padded positions of CENTRED are already 0 = the padding value
     graph.initializer.extend(inits)
-    ordered = _topological(nodes + list(graph.node), {v.name for v in graph.input} | {i.name for i in graph.initializer})
+    known = {v.name for v in graph.input} | {i.name for i in graph.initializer}
+    ordered = _topological(nodes + list(graph.node), known)
     del graph.node[:]
     graph.node.extend(ordered)
     onnx.checker.check_model(model)
