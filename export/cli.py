@@ -26,7 +26,7 @@ QUANTIZE_CHOICES = ("none", "int8", "int4", "fp16")  # kept in step with phonedg
     "--attention-mask/--no-attention-mask",
     "attention_mask",
     default=None,
-    help="Graph input attention_mask [default: on for layer-norm models, off for group-norm ones].",
+    help="Graph input attention_mask [default: on for layer-norm models on the CPU target].",
 )
 @click.option(
     "--feature-encoder",
