@@ -307,6 +307,9 @@ FACTORIES: dict[str, Factory] = {
 def make_backend(name: str, models: ModelSet, threads: int) -> Backend:
     """The backend called NAME for MODELS, not yet loaded."""
     if name not in FACTORIES:
+        key = name[len("phonedge-"):]
+        if name.startswith("phonedge-") and key in models.bundles:  # any other bundle (benchmarks/quant_modes.py)
+            return PhonedgeBackend(name, models.bundles[key], threads)
         raise KeyError(f"unknown backend {name!r}; known: {', '.join(FACTORIES)}")
     try:
         return FACTORIES[name](models, threads)

@@ -1,18 +1,23 @@
 """The GPU table of issue #14 in one command: PyTorch eager vs phonedge fp16 bundles on one GPU.
 
 ``python -m benchmarks.gpu --out DIR`` builds the random-weight xlsr-53-size checkpoint, exports
-its fp16 bundle for the CUDA provider (``--target cuda``), and measures on the same GPU, one
+two fp16 bundles for the CUDA provider, ``--target cuda`` (its default: no attention mask, so
+flash attention, and the waveform normalised inside the graph) and ``--target cuda
+--attention-mask`` (padded batches of unequal lengths), and measures on the same GPU, one
 utterance per call at 1/3/10/30 s (median of 10 after warm-up) and as 16 x 10 s batches:
-PyTorch fp32 eager, PyTorch fp16 eager with SDPA attention, and the phonedge bundle(s) through
-``phonedge.load(..., provider="cuda")``. Both sides copy the waveform to the device and the logits
-back each call. It also checks where ONNX Runtime placed every node (no CPU fallbacks, no Memcpy),
-the one-pass length the GPU holds (60 and 120 s), and that the reference model's fp32 and fp16
-bundles on the GPU give the same transcripts as fp32 on the CPU on reference/eval.tsv.
+PyTorch fp32 eager, PyTorch fp16 eager with SDPA attention, each bundle through
+``phonedge.load(..., provider="cuda")`` (``Recognizer.logits`` and its batching: what users call)
+and the same bundle's bare ``session.run`` on prepared feeds (the graph alone; the difference is
+phonedge's host overhead). Both sides copy the waveform to the device and the logits back each
+call. A batch of 16 unequal lengths (5-10 s) shows what the mask buys. It also checks where ONNX
+Runtime placed every node (no CPU fallbacks, no Memcpy), the one-pass length the GPU holds (60 and
+120 s), and that the reference model's bundles on the GPU give the same transcripts as fp32 on the
+CPU on reference/eval.tsv, one by one and in padded batches.
 
 Every step is guarded: a failing step is recorded (its error in the JSON) and the others still run;
 results are rewritten to DIR/gpu.json and DIR/gpu.md after each step. Optional variants (the
-default-form fp16 export, the cuda export without attention mask) run last, only while the time
-budget lasts. ``--quick`` runs the same steps on a toy model with short inputs (a CPU dry run with
+CPU-form fp16 export) run last, only when asked (``--variants``) and while the time budget lasts.
+``--quick`` runs the same steps on a toy model with short inputs (a CPU dry run with
 ``--provider cpu``).
 """
 
@@ -35,8 +40,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "reference"
 RATE = 16_000
-FULL = {"lengths": [1, 3, 10, 30], "reps": 10, "warmup": 3, "batch": (16, 10), "one_pass": [60, 120], "eval": None}
-QUICK = {"lengths": [1, 3], "reps": 3, "warmup": 1, "batch": (4, 2), "one_pass": [6], "eval": 12}
+FULL = {"lengths": [1, 3, 10, 30], "reps": 10, "warmup": 3, "batch": (16, 10), "mixed": (5, 10),
+        "one_pass": [60, 120], "eval": None}
+QUICK = {"lengths": [1, 3], "reps": 3, "warmup": 1, "batch": (4, 2), "mixed": (1, 2), "one_pass": [6], "eval": 12}
+MAIN = "fp16 --target cuda"
+MASKED = "fp16 --target cuda --attention-mask"
 
 
 def _say(message: str) -> None:
@@ -48,8 +56,8 @@ class Results:
 
     def __init__(self, out: Path, started: float, budget_s: float) -> None:
         self.out, self.started, self.budget_s = out, started, budget_s
-        self.data: dict[str, Any] = {"steps": {}, "latency_ms": {}, "batch": {}, "one_pass": {}, "placement": {},
-                                     "exports": {}, "eval": {}}
+        self.data: dict[str, Any] = {"steps": {}, "latency_ms": {}, "batch": {}, "mixed_batch": {}, "one_pass": {},
+                                     "placement": {}, "exports": {}, "eval": {}}
         out.mkdir(parents=True, exist_ok=True)
 
     def elapsed(self) -> float:
@@ -211,12 +219,21 @@ def phonedge_timing(bundle: Path, provider: str, cfg: dict[str, Any], results: R
     # The recogniser's own batching (padded and masked when the graph takes a mask), logits only.
     timing = median_ms(lambda: rec._batched_logits(items, n), cfg["reps"], cfg["warmup"])  # noqa: SLF001
     results.data["batch"][name] = _batch_record(timing, n, seconds)
+    # Unequal lengths: one padded, masked call with a mask; calls per length without one.
+    low, high = cfg["mixed"]
+    mixed = [waveform(low + (high - low) * k / (n - 1), seed) for k, seed in enumerate(range(n))]
+    timing = median_ms(lambda: rec._batched_logits(mixed, n), cfg["reps"], cfg["warmup"])  # noqa: SLF001
+    audio_s = sum(map(len, mixed)) / RATE
+    results.data["mixed_batch"][name] = {**timing, "items": n, "seconds": [low, high],
+                                         "audio_s_per_s": round(audio_s / (timing["median"] / 1e3), 1)}
+    raw_timing(rec, cfg, results, name.replace("phonedge", "raw session.run"))
     # A padded pair (the second item 30% shorter) against single calls: padding must not change logits.
     pair = [items[0], items[1][: int(len(items[1]) * 0.7)]]
     single = [rec.logits(x) for x in pair]
     batched = rec._batched_logits(pair, 2)  # noqa: SLF001
     results.data["batch"][name]["padded_pair_vs_single_max_abs_diff"] = float(
         max(np.abs(a - b).max() for a, b in zip(single, batched)))
+    results.data["batch"][name]["pair_padded"] = rec.manifest.has_attention_mask  # else run one by one
     if provider != "cpu" and cross_check:
         # The same bundle on the CPU provider: the GPU kernels (fused attention above all) must agree.
         x = waveform(cfg["lengths"][1], seed=7)
@@ -225,6 +242,28 @@ def phonedge_timing(bundle: Path, provider: str, cfg: dict[str, Any], results: R
         results.data["batch"][name]["gpu_vs_cpu"] = {
             "seconds": cfg["lengths"][1], "max_abs_logit_diff": float(np.abs(got - cpu).max()),
             "frame_argmax_agreement": float((got.argmax(-1) == cpu.argmax(-1)).mean())}
+
+
+def raw_timing(rec: Any, cfg: dict[str, Any], results: Results, name: str) -> None:
+    """The bundle's graph alone: ``session.run`` on feeds built once (the waveform as the graph takes
+    it, an all-ones mask where it takes one), host copies in and out included, no phonedge code."""
+    session = rec._session  # noqa: SLF001
+
+    def feeds(batch: np.ndarray) -> dict[str, np.ndarray]:
+        out = {"input_values": batch}
+        if "attention_mask" in rec.input_names:
+            out["attention_mask"] = np.ones(batch.shape, dtype=np.int64)
+        return out
+
+    for seconds in cfg["lengths"]:
+        f = feeds(waveform(seconds)[None])
+        results.data["latency_ms"].setdefault(name, {})[str(seconds)] = median_ms(
+            lambda: session.run(None, f), cfg["reps"], cfg["warmup"])
+    n, seconds = cfg["batch"]
+    f = feeds(np.stack([waveform(seconds, seed) for seed in range(n)]))
+    results.data["batch"][name] = _batch_record(median_ms(lambda: session.run(None, f), cfg["reps"], cfg["warmup"]),
+                                                n, seconds)
+    results.save()
 
 
 def one_pass(bundle: Path, provider: str, cfg: dict[str, Any], results: Results, name: str) -> None:
@@ -297,8 +336,9 @@ def reference_eval(provider: str, work: Path, cfg: dict[str, Any], results: Resu
     common = {"labels": REFERENCE / "labels.tsv", "overwrite": True, "gate": False}
     forms = {
         "fp32 (cpu form)": {"quantize": "none"},
-        "fp16 --target cuda": {"quantize": "fp16", "target": "cuda"},
+        MAIN: {"quantize": "fp16", "target": "cuda"},
         "fp32 --target cuda": {"quantize": "none", "target": "cuda"},
+        MASKED: {"quantize": "fp16", "target": "cuda", "with_attention_mask": True},
     }
     bundles = {}
     for index, (name, options) in enumerate(forms.items()):
@@ -314,6 +354,11 @@ def reference_eval(provider: str, work: Path, cfg: dict[str, Any], results: Resu
                  for x, rate in audio]
         got = [(p.text, p.label) for p in preds]
         record = {"n": len(items), "accuracy": round(sum(p.label == i.label for p, i in zip(preds, items)) / len(items), 4)}
+        # predict_batch: padded, masked batches (masked graphs) or equal-length ones; same results?
+        rates = {rate for _, rate in audio}
+        batch = rec.predict_batch([x for x, _ in audio], sample_rate=rates.pop() if len(rates) == 1 else None,
+                                  batch_size=16)
+        record["predict_batch_same_transcripts"] = sum(a.text == b[0] for a, b in zip(batch, got))
         if baseline is None:
             baseline = got
         else:
@@ -374,6 +419,11 @@ def markdown(data: dict[str, Any]) -> str:
             lines.append(f"- {name}: clean={rep['clean']}, providers {rep['providers']}, memcpy {len(rep['memcpy'])}, "
                          f"CPU fallbacks {rep['cpu_fallback_count']} {rep['cpu_fallback_ops']}, CPU shape nodes "
                          f"{rep['cpu_shape_nodes']}")
+    if data.get("mixed_batch"):
+        lines += ["", "## Batch of unequal lengths (Recognizer batching)", ""]
+        lines += [f"- {name}: {rec['items']} items of {rec['seconds'][0]}-{rec['seconds'][1]} s: median "
+                  f"{rec['median']:.1f} ms, {rec['audio_s_per_s']} audio s/s"
+                  for name, rec in data["mixed_batch"].items()]
     if data["one_pass"]:
         lines += ["", "## One pass over long audio", ""]
         for name, rows in data["one_pass"].items():
@@ -400,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=None, help="checkpoint cache [default: OUT/../gpu-cache]")
     parser.add_argument("--provider", default="cuda", choices=["cuda", "cpu"])
     parser.add_argument("--quick", action="store_true", help="toy model, short inputs (a dry run)")
-    parser.add_argument("--variants", type=int, default=2, help="optional variants to run at most (0: none)")
+    parser.add_argument("--variants", type=int, default=0, help="optional variants to run at most (0: none)")
     parser.add_argument("--budget-s", type=float, default=260.0, help="skip optional variants after this many seconds")
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -418,24 +468,26 @@ def main(argv: list[str] | None = None) -> int:
                               if args.quick else ensure_xlsr53(cache))
     if checkpoint is None:
         return 1
-    cuda_bundle = results.step("export fp16 --target cuda", lambda: export(
-        checkpoint, work / "fp16-cuda", results, "fp16 --target cuda", target="cuda"))
-    if cuda_bundle:
-        results.step("placement fp16 --target cuda", lambda: placement(cuda_bundle, args.provider, results,
-                                                                      "fp16 --target cuda"))
-        results.step("phonedge fp16 --target cuda", lambda: phonedge_timing(
-            cuda_bundle, args.provider, cfg, results, "phonedge fp16 --target cuda"))
-    results.step("torch fp32 eager", lambda: torch_eager(checkpoint, device, False, cfg, results, "PyTorch fp32 eager"))
+    bundles: dict[str, Path] = {}
+
+    def bundle_steps(name: str, **options: Any) -> None:
+        bundle = results.step(f"export {name}", lambda: export(checkpoint, work / name.replace(" ", "_"), results,
+                                                               name, target="cuda", **options))
+        if bundle:
+            bundles[name] = bundle
+            results.step(f"placement {name}", lambda: placement(bundle, args.provider, results, name))
+            results.step(f"phonedge {name}", lambda: phonedge_timing(
+                bundle, args.provider, cfg, results, f"phonedge {name}", cross_check=name == MAIN))
+
+    bundle_steps(MAIN)
     results.step("torch fp16 eager", lambda: torch_eager(checkpoint, device, True, cfg, results,
                                                          "PyTorch fp16 eager (SDPA)"))
-    if cuda_bundle:
-        results.step("one pass fp16 --target cuda", lambda: one_pass(cuda_bundle, args.provider, cfg, results,
-                                                                      "fp16 --target cuda"))
+    bundle_steps(MASKED, with_attention_mask=True)
+    results.step("torch fp32 eager", lambda: torch_eager(checkpoint, device, False, cfg, results, "PyTorch fp32 eager"))
     results.step("reference eval", lambda: reference_eval(args.provider, work, cfg, results))
-    variants = [
-        ("fp16 --target cuda --no-attention-mask", {"target": "cuda", "with_attention_mask": False}),
-        ("fp16 default form (--encoder-piece-frames 0)", {"encoder_piece_frames": 0}),
-    ]
+    if MAIN in bundles:
+        results.step(f"one pass {MAIN}", lambda: one_pass(bundles[MAIN], args.provider, cfg, results, MAIN))
+    variants = [("fp16 default form (--encoder-piece-frames 0)", {"encoder_piece_frames": 0})]
     for name, options in variants[: max(args.variants, 0)]:
         if results.left() < 75:
             results.data["steps"][f"variant {name}"] = {"ok": False, "seconds": 0, "error": "skipped: time budget"}
@@ -444,7 +496,6 @@ def main(argv: list[str] | None = None) -> int:
         bundle = results.step(f"export {name}", lambda: export(checkpoint, work / name.replace(" ", "_"), results,
                                                                name, **options))
         if bundle:
-            results.step(f"placement {name}", lambda: placement(bundle, args.provider, results, name))
             results.step(f"phonedge {name}", lambda: phonedge_timing(bundle, args.provider, cfg, results,
                                                                    f"phonedge {name}", cross_check=False))
     results.save()

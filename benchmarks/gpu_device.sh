@@ -8,7 +8,7 @@
 # CUDAExecutionProvider, and runs the benchmark under `timeout`. Everything lands in $OUT:
 #   device.log (this script's output), env.txt, nvidia-smi.txt, gpu/gpu.json, gpu/gpu.md.
 # Environment: OUT (default /tmp/out), BENCH_TIMEOUT (s, default 340), BENCH_ARGS (extra arguments,
-# e.g. "--variants 0" to skip the optional exports, "--quick"), BENCH_BUDGET (s after which optional variants are skipped, default 260); for a dry
+# e.g. "--variants 1" to add the optional CPU-form export, "--quick"), BENCH_BUDGET (s after which optional variants are skipped, default 260); for a dry
 # run elsewhere: GPU_WHEELS (default /tmp/gpu), SITE (default /tmp/site), PYTHON (default python3),
 # REQUIRE_CUDA=0 (go on without CUDAExecutionProvider, e.g. with BENCH_ARGS="--quick --provider cpu").
 set -u

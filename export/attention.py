@@ -93,12 +93,18 @@ def build_fused_attention(attention: Any) -> Any:
 
 
 def key_lengths_and_starts(additive_mask: Any) -> Any:
-    """ONNX Runtime's 3*B+2 key padding vector from an additive (B, 1, T, T) mask (0 = valid key)."""
+    """ONNX Runtime's 3*B+2 key padding vector from an additive (B, 1, T, T) mask (0 = valid key).
+
+    Everything is computed from the mask tensor itself in int32 (Equal, Cast, ReduceSum, CumSum,
+    Concat: CUDA kernels for these types), not from its shape: arange(B + 1) * T exported as shape
+    arithmetic, which ONNX Runtime runs on the CPU and copies to the device (a Memcpy per call).
+    """
     import torch
 
-    batch, frames = additive_mask.shape[0], additive_mask.shape[-1]
-    lengths = (additive_mask[:, 0, 0, :] == 0).sum(dim=-1).to(torch.int32)
-    starts = (torch.arange(batch + 1, dtype=torch.int32) * frames).to(torch.int32)
+    row = additive_mask[:, 0, 0, :]
+    lengths = (row == 0).to(torch.int32).sum(dim=-1, dtype=torch.int32)
+    frames = torch.ones_like(row, dtype=torch.int32).sum(dim=-1, dtype=torch.int32)
+    starts = torch.cat([torch.zeros(1, dtype=torch.int32), torch.cumsum(frames, dim=0, dtype=torch.int32)])
     return torch.cat([lengths, starts, starts])
 
 

@@ -10,7 +10,7 @@ import click
 
 from phonedge.errors import PhonedgeError
 
-QUANTIZE_CHOICES = ("none", "int8", "fp16")  # kept in step with phonedge_export.quantize.QUANTIZE_MODES
+QUANTIZE_CHOICES = ("none", "int8", "int4", "fp16")  # kept in step with phonedge_export.quantize.QUANTIZE_MODES
 
 
 @click.command("export")
@@ -26,7 +26,7 @@ QUANTIZE_CHOICES = ("none", "int8", "fp16")  # kept in step with phonedge_export
     "--attention-mask/--no-attention-mask",
     "attention_mask",
     default=None,
-    help="Graph input attention_mask [default: on for layer-norm models, off for group-norm ones].",
+    help="Graph input attention_mask [default: on for layer-norm models on the CPU target].",
 )
 @click.option(
     "--feature-encoder",
@@ -48,6 +48,18 @@ QUANTIZE_CHOICES = ("none", "int8", "fp16")  # kept in step with phonedge_export
     default=None,
     help="Run the feature encoder over pieces of N frames inside the graph, bounding its memory; "
     "0: one pass [default: 50 (1 s) for layer-norm models, 0 for group-norm ones].",
+)
+@click.option(
+    "--smoothing/--no-smoothing",
+    default=True,
+    show_default=True,
+    help="int8/int4: move LayerNorm outlier channels into the weights where that lowers the measured error.",
+)
+@click.option(
+    "--mixed-precision/--no-mixed-precision",
+    default=True,
+    show_default=True,
+    help="int8/int4: if the parity gate fails, keep the fewest most-affected MatMuls in float until it passes.",
 )
 @click.option(
     "--target",
@@ -99,6 +111,8 @@ def export(
     feature_encoder: str,
     pos_conv: str,
     encoder_piece_frames: int | None,
+    smoothing: bool,
+    mixed_precision: bool,
     target: str,
     attention: str | None,
     optimize: bool,
@@ -126,6 +140,8 @@ def export(
             feature_encoder=feature_encoder,
             pos_conv=pos_conv,
             encoder_piece_frames=encoder_piece_frames,
+            smoothing=smoothing,
+            mixed_precision=mixed_precision,
             target=target,
             attention=attention,
             optimize=optimize,

@@ -9,7 +9,8 @@ size 1 is an Expand to the repeats, which the CUDA provider runs for every fixed
 (cuda/tensor/expand.cc).
 
 The placement check reads ONNX Runtime's profile (``SessionOptions.enable_profiling``): each node
-event names its op, provider and output types and shapes. Shape arithmetic (small int64 tensors)
+event names its op, provider and output types and shapes. Shape arithmetic (small integer or bool tensors: the
+Equal/Where around an Expand's target shape, for one)
 is placed on the CPU by ONNX Runtime on purpose and costs no device copy of data; anything else on
 the CPU, and every Memcpy node, is a fallback.
 """
@@ -23,7 +24,8 @@ from typing import Any, Iterable
 from phonedge.errors import ExportError
 
 MEMCPY_OPS = ("MemcpyToHost", "MemcpyFromHost")
-SHAPE_TENSOR_LIMIT = 16  # elements: an int64 CPU output this small is shape arithmetic, not data
+SHAPE_TENSOR_LIMIT = 16  # elements: an integer or bool CPU output this small is shape arithmetic, not data
+SHAPE_DTYPES = ("int64", "int32", "bool")
 CUDA_PROVIDER = "CUDAExecutionProvider"
 
 
@@ -169,7 +171,7 @@ def _brief(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _is_shape_arithmetic(outputs: list[dict[str, Any]]) -> bool:
-    """Every output a small int64 tensor (ONNX Runtime writes ``{"int64": [dims]}`` per output)."""
+    """Every output a small integer or bool tensor (ONNX Runtime writes ``{"int64": [dims]}`` per output)."""
     if not outputs:
         return False
     for output in outputs:
@@ -179,7 +181,7 @@ def _is_shape_arithmetic(outputs: list[dict[str, Any]]) -> bool:
         size = 1
         for dim in shape:
             size *= int(dim)
-        if dtype != "int64" or size > SHAPE_TENSOR_LIMIT:
+        if dtype not in SHAPE_DTYPES or size > SHAPE_TENSOR_LIMIT:
             return False
     return True
 

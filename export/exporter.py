@@ -6,6 +6,7 @@ import logging
 import shutil
 import warnings
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -20,11 +21,13 @@ from .deps import package_versions, require_export_extra
 from .labels import read_labels
 from .matmul_encoder import FEATURE_ENCODERS, quantize_before_stacking, use_matmul_encoder, waveform_matmuls
 from .cuda_graph import rewrite_for_cuda
-from .onnx_graph import OUTPUT, export_onnx, optimize_offline
+from .onnx_graph import OUTPUT, export_onnx, node_names, optimize_offline
 from .piecewise import DEFAULT_PIECE_FRAMES, encoder_in_pieces
 from .pos_conv import POS_CONVS, conv2d_pos_conv
-from .parity import DEFAULT_FP32_ATOL, DEFAULT_MIN_FRAME_AGREEMENT, Gate, apply_gate, measure_parity
-from .quantize import QUANTIZE_MODES, quantize_graph
+from .mixed_precision import Attempt, fewest_float
+from .parity import DEFAULT_FP32_ATOL, DEFAULT_MIN_FRAME_AGREEMENT, Gate, apply_gate, measure_parity, torch_logits
+from .quantize import QUANTIZE_MODES, WEIGHT_QUANTIZED_MODES, quantize_graph
+from .smoothquant import Analysis, analyse, migrated
 
 Progress = Callable[[str], None]
 TARGETS = ("cpu", "cuda")  # the provider a bundle is made for; "cpu" writes what phonedge always wrote
@@ -54,6 +57,8 @@ def export_bundle(
     encoder_piece_frames: int | None = None,
     target: str = "cpu",
     attention: str | None = None,
+    smoothing: bool = True,
+    mixed_precision: bool = True,
     progress: Progress | None = None,
 ) -> Manifest:
     """Export a Hugging Face wav2vec2 CTC checkpoint to a phonedge bundle folder and return its manifest.
@@ -61,7 +66,8 @@ def export_bundle(
     Args:
         model: a local checkpoint folder, or a Hugging Face Hub id (tried only when no such path exists).
         out_dir: the bundle folder to create; written atomically, never left half-written.
-        quantize: "int8" (dynamic, MatMul weights), "fp16" or "none" (float32).
+        quantize: "int8" (dynamic, MatMul weights), "int4" (int8 MatMuls whose weights are stored in
+            4 bits per weight, expanded when the bundle loads), "fp16" or "none" (float32).
         per_channel: int8 weight scales per output channel rather than per tensor.
         exclude_nodes: ONNX node names to keep in float32.
         exclude_op_types: ONNX op types to keep in float32.
@@ -87,6 +93,10 @@ def export_bundle(
             float32 only; fused attention, one-pass encoder, no CPU-only nodes such as bool Tile).
         attention: "unfused" (as exported) or "fused" (one com.microsoft MultiHeadAttention node
             per layer); None: fused for target "cuda", unfused for "cpu".
+        smoothing: int8/int4: migrate LayerNorm outlier channels into the weights that read them
+            wherever that lowers the measured quantization error on the calibration audio.
+        mixed_precision: int8/int4: when the parity gate fails, keep the fewest MatMuls with the
+            largest measured quantization error in float until it passes.
         progress: called with short step descriptions.
 
     Returns:
@@ -112,7 +122,9 @@ def export_bundle(
     folder = resolve_model(model, say)
     target = check_output_dir(Path(out_dir), folder, overwrite)
     checkpoint = read_checkpoint(folder, str(model))
-    masked = checkpoint.uses_layer_norm if with_attention_mask is None else bool(with_attention_mask)
+    masked = _default_mask(made_for, checkpoint.uses_layer_norm) if with_attention_mask is None else bool(
+        with_attention_mask
+    )
     pieces = _piece_frames(encoder_piece_frames, checkpoint.uses_layer_norm, str(model))
     class_labels = read_labels(Path(labels)) if labels is not None else []
     audio = checkpoint.audio
@@ -130,11 +142,15 @@ def export_bundle(
         work.mkdir()
         say("loading the PyTorch model")
         torch_model = load_model(folder)
+        analysis = None
+        if quantize in WEIGHT_QUANTIZED_MODES and (smoothing or (mixed_precision and gate)):
+            say(f"measuring {quantize} errors on {inputs_kind} audio")
+            analysis = analyse(torch_model, inputs, quantize, audio.sample_rate, smoothing=smoothing)
         say("exporting ONNX" + (" with attention_mask" if masked else ""))
         graph = work / "exported.onnx"
         # The rewritten modules are swapped in for the export only (no copy of the whole model:
         # xlsr-53 is 1.26 GB); parity is then measured against the restored original.
-        with _export_forms(torch_model, feature_encoder, pos_conv, attention):
+        with migrated(torch_model, analysis), _export_forms(torch_model, feature_encoder, pos_conv, attention):
             inputs_names = export_onnx(torch_model, graph, masked)
         external = [path for path in work.iterdir() if path != graph]
         if external or graph.stat().st_size > ONNX_SIZE_LIMIT:
@@ -153,46 +169,65 @@ def export_bundle(
             exclude_nodes = tuple(exclude_nodes) + waveform_matmuls(graph)
         say(f"quantizing {quantize}" if quantize != "none" else "keeping float32 weights")
         model_path = staging / MODEL_FILE
-        quantization = quantize_graph(
-            graph,
-            model_path,
-            quantize,
-            per_channel=per_channel,
-            exclude_nodes=exclude_nodes,
-            exclude_op_types=exclude_op_types,
-            optimized=optimize,
-        )
-        quantization["feature_encoder"] = feature_encoder
-        quantization["pos_conv"] = pos_conv
-        quantization.update(cuda_record)
-        quantization.update(
-            _rewrite_graph(
+        reference = torch_logits(torch_model, inputs, masked)
+
+        def attempt(float_nodes: Sequence[str]) -> Attempt:
+            quantization = quantize_graph(
+                graph,
                 model_path,
-                stack_uint8=feature_encoder == "matmul" and quantize == "int8",
-                pieces=pieces,
-                pieces_required=bool(encoder_piece_frames),
-                frame_stride=audio.frame_stride,
-                receptive_field=audio.receptive_field,
-                channels=int(torch_model.config.conv_dim[-1]),
-                say=say,
+                quantize,
+                per_channel=per_channel,
+                exclude_nodes=tuple(exclude_nodes) + tuple(float_nodes),
+                exclude_op_types=exclude_op_types,
+                optimized=optimize,
             )
-        )
+            quantization["feature_encoder"] = feature_encoder
+            quantization["pos_conv"] = pos_conv
+            quantization.update(cuda_record)
+            quantization.update(
+                _rewrite_graph(
+                    model_path,
+                    stack_uint8=feature_encoder == "matmul" and quantize in WEIGHT_QUANTIZED_MODES,
+                    pieces=pieces,
+                    pieces_required=bool(encoder_piece_frames),
+                    frame_stride=audio.frame_stride,
+                    receptive_field=audio.receptive_field,
+                    channels=int(torch_model.config.conv_dim[-1]),
+                    say=say,
+                )
+            )
+            if made_for == "cuda" and audio.do_normalize:
+                say("normalising the waveform inside the graph")
+                quantization["input_normalization"] = _normalize_in_graph(model_path, audio.padding_value)
+            say(f"checking parity on {len(inputs)} {inputs_kind} inputs")
+            figures = measure_parity(
+                torch_model,
+                model_path,
+                inputs,
+                tokenizer=checkpoint.tokenizer,
+                with_mask=masked,
+                inputs_kind=inputs_kind,
+                padding_value=audio.padding_value,
+                reference=reference,
+            )
+            return Attempt(tuple(float_nodes), quantization, *apply_gate(figures, quantize, thresholds))
+
+        ranking = analysis.ranking() if analysis is not None and mixed_precision and gate else []
+        if ranking:
+            present = node_names(graph) - set(exclude_nodes)
+            ranking = [name for name in ranking if name in present]
+        chosen, attempts = fewest_float(attempt, ranking, say=say)
+        if "input_normalization" in chosen.quantization:
+            audio = replace(audio, normalized_in_graph=True)
         shutil.rmtree(work)
-        say(f"checking parity on {len(inputs)} {inputs_kind} inputs")
-        figures = measure_parity(
-            torch_model,
-            model_path,
-            inputs,
-            tokenizer=checkpoint.tokenizer,
-            with_mask=masked,
-            inputs_kind=inputs_kind,
-            padding_value=audio.padding_value,
-        )
-        parity, failures = apply_gate(figures, quantize, thresholds)
+        quantization, parity, failures = chosen.quantization, chosen.parity, chosen.failures
+        if analysis is not None:
+            quantization["outliers"] = _outlier_record(analysis, chosen, attempts, smoothing)
         if failures and gate:
+            tried = _remedies(analysis, attempts, smoothing)
             raise ExportError(
-                f"parity gate failed for the {quantize} export of {model}: {'; '.join(failures)}; nothing was "
-                "written (loosen the threshold, exclude sensitive nodes, try another --quantize, "
+                f"parity gate failed for the {quantize} export of {model}{tried}: {'; '.join(failures)}; nothing "
+                "was written (loosen the threshold, exclude sensitive nodes, try another --quantize, "
                 "or record the figures with --no-parity-gate)"
             )
         if failures:
@@ -256,19 +291,65 @@ def _rewrite_graph(
     return record
 
 
+def _default_mask(target: str, layer_norm: bool) -> bool:
+    """Whether the graph takes an attention mask unless told: layer-norm models on the CPU only.
+
+    On CUDA, ONNX Runtime's MultiHeadAttention runs flash attention only without a key padding
+    mask (contrib_ops/cuda/bert/multihead_attention.cc); measured on an H100 (fp16 xlsr-53, raw
+    session) the unmasked graph took 7.4 ms at 30 s and 26.0 ms on 16 x 10 s against 11.6 and
+    32.3 masked. Without a mask the runtime batches equal lengths only.
+    """
+    return layer_norm and target != "cuda"
+
+
+def _normalize_in_graph(path: Path, padding_value: float) -> str:
+    """Prepend the input normalisation to the graph at PATH (in place); return the manifest's record."""
+    import onnx
+
+    from .input_norm import normalize_in_graph
+
+    model = onnx.load(str(path))
+    normalize_in_graph(model, padding_value)
+    onnx.save(model, str(path))
+    return "graph"
+
+
 def _check_target(target: str, quantize: str, attention: str | None) -> str:
     """Validate TARGET and ATTENTION against each other and QUANTIZE; return the attention form."""
     if target not in TARGETS:
         raise ExportError(f"unknown target={target!r}; use one of {', '.join(TARGETS)}")
-    if target == "cuda" and quantize == "int8":
+    if target == "cuda" and quantize in WEIGHT_QUANTIZED_MODES:
         raise ExportError(
-            "target='cuda' takes quantize='fp16' or 'none': dynamic int8 quantizes activations on the CPU "
+            "target='cuda' takes quantize='fp16' or 'none': dynamic int8 (and int4, which runs int8 MatMuls) "
+            "quantizes activations on the CPU "
             "at run time, which the CUDA provider does not run on the GPU"
         )
     chosen = attention if attention is not None else ("fused" if target == "cuda" else "unfused")
     if chosen not in ATTENTIONS:
         raise ExportError(f"unknown attention={chosen!r}; use one of {', '.join(ATTENTIONS)}")
     return chosen
+
+
+def _outlier_record(analysis: Analysis, chosen: Attempt, attempts: list[Attempt], smoothing: bool) -> dict[str, Any]:
+    """The manifest's account of the outlier handling: smoothing, float MatMuls, the attempts made."""
+    return {
+        "smoothing": analysis.record() if smoothing else None,
+        "float_matmuls": list(chosen.float_nodes),
+        "attempts": [a.summary() for a in attempts],
+    }
+
+
+def _remedies(analysis: Analysis | None, attempts: list[Attempt], smoothing: bool) -> str:
+    """What was tried before giving up, for the gate's error message."""
+    if analysis is None:
+        return ""
+    parts = []
+    if smoothing:
+        parts.append(f"outlier smoothing at {sum(1 for site in analysis.sites if site['migrated'])} LayerNorm(s)")
+    most = max(len(a.float_nodes) for a in attempts)
+    if most:
+        parts.append(f"up to {most} of {len(analysis.linear_errors)} MatMuls kept in float")
+    return " (even with " + " and ".join(parts) + ")" if parts else ""
 
 
 def _piece_frames(requested: int | None, layer_norm: bool, model: str) -> int:

@@ -129,9 +129,14 @@ def measure_parity(
     with_mask: bool,
     inputs_kind: str,
     padding_value: float = 0.0,
+    reference: Sequence[NDArray[np.float32]] | None = None,
 ) -> dict[str, Any]:
-    """Parity figures of the graph at PATH against MODEL on INPUTS (plus a padded batch for masked graphs)."""
-    reference = torch_logits(model, inputs, with_mask)
+    """Parity figures of the graph at PATH against MODEL on INPUTS (plus a padded batch for masked graphs).
+
+    REFERENCE: MODEL's logits on INPUTS when already computed (``torch_logits``).
+    """
+    if reference is None:
+        reference = torch_logits(model, inputs, with_mask)
     session = _session(path)
     figures = compare(reference, onnx_logits(session, inputs), tokenizer)
     figures["inputs"] = inputs_kind

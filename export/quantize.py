@@ -20,7 +20,8 @@ from phonedge.errors import ExportError
 
 from .onnx_graph import node_names, op_counts
 
-QUANTIZE_MODES = ("none", "int8", "fp16")
+QUANTIZE_MODES = ("none", "int8", "int4", "fp16")
+WEIGHT_QUANTIZED_MODES = ("int8", "int4")  # int8 MatMuls (int4: with 4-bit weight storage, int4.py)
 INT8_OP_TYPES = ("MatMul",)
 INT8_WEIGHT_TYPE = "QInt8"
 INT8_ACTIVATION_TYPE = "QUInt8"
@@ -56,8 +57,14 @@ def quantize_graph(
     }
     if mode == "none":
         shutil.copyfile(source, target)
-    elif mode == "int8":
+    elif mode in WEIGHT_QUANTIZED_MODES:
+        if mode == "int4" and not per_channel:
+            raise ExportError("int4 stores weights with int8 scales per output channel; drop per_channel=False")
         record.update(_int8(source, target, per_channel, exclude_nodes, exclude_op_types))
+        if mode == "int4":
+            from .int4 import store_int4
+
+            record.update(store_int4(source, target))
     else:
         record.update(_fp16(source, target, exclude_nodes, exclude_op_types))
     return record

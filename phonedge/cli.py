@@ -195,6 +195,49 @@ def eval_command(bundle: Optional[str], eval_manifest: str, fmt: str, classify: 
         sys.exit(1)
 
 
+# -- phonedge serve (the `serve` extra) -------------------------------------------------------
+
+from .serve.settings import ENV_TOKEN as ENV_SERVE_TOKEN  # noqa: E402  (stdlib only; Starlette loads in the command)
+
+
+@main.command("serve")
+@click.argument("bundle", required=False)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback exposes the service to the network.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Inference threads shared by all clients (0: one per core, at most 4).")
+@click.option("--token", envvar=ENV_SERVE_TOKEN, default=None, show_envvar=True,
+              help="Require this token (Authorization: Bearer, or ?token= for the page and WebSocket).")
+@click.option("--max-body-mb", type=click.FloatRange(min=0, min_open=True), default=50, show_default=True,
+              help="Largest request body in MB (413 above it).")
+@click.option("--max-streams", type=click.IntRange(min=0), default=16, show_default=True,
+              help="WebSocket streams served at once.")
+@click.option("--max-stream-seconds", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True,
+              help="Audio one stream may send before the server ends it.")
+@click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
+              help="ONNX Runtime intra-op threads per call (0: the cores shared out between the workers).")
+@provider_option
+def serve_command(bundle: Optional[str], host: str, port: int, workers: int, token: Optional[str],
+                  max_body_mb: float, max_streams: int, max_stream_seconds: float, threads: int,
+                  provider: str) -> None:
+    """Serve a BUNDLE over HTTP and WebSocket, with a live microphone page at /."""
+    from .serve import ServeSettings, serve
+
+    try:
+        settings = ServeSettings(host=host, port=port, workers=workers, threads=threads, token=token,
+                                 max_body_bytes=int(max_body_mb * 1_000_000), max_streams=max_streams,
+                                 max_stream_seconds=max_stream_seconds)
+        if not settings.is_loopback and settings.token is None:
+            click.echo(f"warning: listening on {host} without --token: anyone who reaches it can use it", err=True)
+        model = bundle or default_model()
+        if not model:
+            raise PhonedgeError(f"no model bundle: pass BUNDLE or set {ENV_MODEL}")
+        serve(model, settings, provider)
+    except PhonedgeError as exc:
+        _fail(exc)
+
+
 # -- live audio: stream (files replayed as if live) and listen (microphone) ----------------------
 
 block_ms_option = click.option("--block-ms", type=click.FloatRange(min=1.0), default=100.0, show_default=True,
@@ -253,6 +296,59 @@ def listen_command(model: Optional[str], device: Optional[str], block_ms: float,
         listen(rec.stream(), EventPrinter(sys.stdout, as_json, live_line=sys.stdout.isatty()), device, block_ms)
     except PhonedgeError as exc:
         _fail(exc)
+
+
+# -- phonedge batch: corpus scale (phonedge.batch; pyarrow and ray from extras) ----------------
+
+
+@main.command("batch")
+@click.argument("inputs", nargs=-1, required=True)
+@model_option
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder of part files.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["parquet", "jsonl"]), default="parquet", show_default=True)
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Worker processes (local) or actors (ray); 0: cores / threads.")
+@click.option("--threads-per-worker", type=click.IntRange(min=0), default=0, show_default=True,
+              help="ONNX Runtime threads per worker or actor; 0: cores / workers, 1 when both are 0.")
+@click.option("--ray-address", default=None, help="auto or HOST:PORT of a Ray cluster (default: start a local one).")
+@click.option("--rows-per-part", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Rows per part file (a part is also committed every minute).")
+@classify_option
+def batch_command(inputs: tuple[str, ...], model: Optional[str], out: str, engine: str, fmt: str, workers: int,
+                  threads_per_worker: int, ray_address: Optional[str], rows_per_part: int, classify: str) -> None:
+    """Transcribe a corpus into a Parquet/JSONL dataset in --out; a rerun resumes where the last one stopped."""
+    from .batch import BatchConfig, run_batch
+
+    if not model:
+        _fail(PhonedgeError(f"no model bundle: pass --model BUNDLE or set {ENV_MODEL}"))
+    paths = [str(p) for p in expand_inputs(inputs)]
+    if not paths:
+        _fail(PhonedgeError("no audio files found in the given inputs"))
+    if ray_address and engine != "ray":
+        raise click.UsageError("--ray-address needs --engine ray")
+    config = BatchConfig(engine=engine, fmt=fmt, workers=workers, threads=threads_per_worker,
+                         ray_address=ray_address, classify=classify, rows_per_part=rows_per_part)
+    bar: list = []
+
+    def progress(plan, n: int) -> None:
+        if not bar and sys.stderr.isatty() and len(plan.todo) >= PROGRESS_MIN_FILES:
+            bar.append(click.progressbar(length=len(plan.todo), label="transcribing", file=sys.stderr))
+        if bar and n:
+            bar[0].update(n)
+
+    try:
+        summary = run_batch(model, paths, out, config, progress=progress)
+    except PhonedgeError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        _fail(PhonedgeError("interrupted: the rows written so far are kept; rerun the same command to resume"), 130)
+    finally:
+        if bar:
+            bar[0].render_finish()
+    click.echo(summary.format(), err=True)
+    if summary.failed:
+        sys.exit(1)
 
 
 def _attach_export() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +27,12 @@ class AudioSpec:
     feat_extract_norm: str = "layer"
     frame_stride: int = 320
     receptive_field: int = 400
+    normalized_in_graph: bool = False  # the graph normalises input_values itself (--target cuda bundles)
+
+    @property
+    def runtime_normalizes(self) -> bool:
+        """Whether the runtime normalises the waveform before the graph (not when the graph does it)."""
+        return self.do_normalize and not self.normalized_in_graph
 
 
 @dataclass(frozen=True)
@@ -156,3 +163,20 @@ def read_manifest(bundle: Path) -> Manifest:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelBundleError(f"{path}: corrupt manifest, not valid JSON ({exc}); export again") from exc
     return Manifest.from_dict(data, where=str(path))
+
+
+def bundle_digest(bundle: Path) -> str:
+    """A bundle's identity: sha256 of its manifest bytes, which record the graph's own sha256.
+
+    A manifest without the graph's sha256 (hand-made bundles) also hashes the ONNX file itself.
+    """
+    bundle = Path(bundle)
+    manifest = read_manifest(bundle)
+    digest = hashlib.sha256((bundle / MANIFEST_NAME).read_bytes())
+    if not manifest.graph.sha256:
+        if not (bundle / manifest.graph.file).is_file():
+            raise BundleNotFoundError(f"{bundle}: the ONNX file {manifest.graph.file!r} is missing; export again")
+        with open(bundle / manifest.graph.file, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()

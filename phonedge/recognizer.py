@@ -17,7 +17,7 @@ from .chunking import ChunkPlan
 from .ctc import CTCDecoder
 from .decide import Classify, ClassDecider
 from .errors import BundleNotFoundError, InvalidAudioError, ModelBundleError, PhonedgeError
-from .features import normalize, pad_batch
+from .features import normalize, stack_batch
 from .manifest import ClassLabel, Manifest, read_manifest
 from . import scoring
 from .result import Prediction, Token
@@ -85,7 +85,8 @@ class Recognizer:
         return self._graph_run(feeds)
 
     def _prepare(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
-        return normalize(x, self.manifest.audio.do_normalize)
+        # A graph that normalises its input (--target cuda bundles) takes the raw waveform.
+        return normalize(x, self.manifest.audio.runtime_normalizes)
 
     def _chunk_limit(self) -> int:
         audio = self.manifest.audio
@@ -122,10 +123,12 @@ class Recognizer:
         for i in set(range(len(items))) - set(short):
             out[i] = self.logits(items[i])
         policy = self.batch_policy
+        feeds_mask = "attention_mask" in self._inputs  # built only for a graph that takes one
         for group in batch_groups(policy, [len(items[i]) for i in short], batch_size):
             idx = [short[g] for g in group]
-            batch, mask = pad_batch([self._prepare(items[i]) for i in idx], self.manifest.audio.padding_value)
-            logits = self._run(batch, mask if policy is BatchPolicy.PADDED else None)
+            prepared = [self._prepare(items[i]) for i in idx]
+            batch, mask = stack_batch(prepared, self.manifest.audio.padding_value, feeds_mask)
+            logits = self._run(batch, mask)
             for row, i in enumerate(idx):
                 out[i] = logits[row, : self.frames_for(len(items[i]))]
         return [o for o in out if o is not None]
@@ -252,9 +255,9 @@ def load(
         provider: ``"cpu"`` (default), ``"cuda"`` or ``"tensorrt"`` (these need onnxruntime-gpu).
         threads: intra-op threads; 0 lets ONNX Runtime choose (one per physical core).
         graph_optimization: ``"disable"``, ``"basic"``, ``"extended"`` or ``"all"``.
-        chunking: long-audio windows, each normalised on its own; default :class:`ChunkPlan` (10 s
-            windows, 2 s strides) on the CPU, one pass up to 120 s on a GPU provider
-            (``ChunkPlan.for_provider``).
+        chunking: long-audio windows, each normalised on its own; default
+            ``ChunkPlan.for_provider(provider)`` (10 s windows with 2 s strides on the CPU, one pass up
+            to 120 s on a GPU provider).
         session_options: ``onnxruntime.SessionOptions`` attributes to set, passed straight through
             (e.g. ``{"enable_profiling": True}``); they override the settings above.
         provider_options: options of the chosen provider, passed straight through to ONNX Runtime

@@ -30,14 +30,23 @@ def test_gpu_benchmark_quick_on_cpu(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "out" / "gpu.json").read_text(encoding="utf-8"))
     assert all(step["ok"] for step in data["steps"].values()), data["steps"]
     rows = data["latency_ms"]
-    assert {"phonedge fp16 --target cuda", "PyTorch fp32 eager", "PyTorch fp16 eager (SDPA)"} <= set(rows)
+    forms = ("fp16 --target cuda", "fp16 --target cuda --attention-mask")
+    assert {"PyTorch fp32 eager", "PyTorch fp16 eager (SDPA)"} <= set(rows)
+    assert {f"{kind} {form}" for kind in ("phonedge", "raw session.run") for form in forms} <= set(rows)
     assert all(set(row) == {"1", "3"} for row in rows.values())
-    batch = data["batch"]["phonedge fp16 --target cuda"]
-    assert batch["items"] == 4 and batch["padded_pair_vs_single_max_abs_diff"] < 1e-2
-    assert data["placement"]["fp16 --target cuda"]["nodes"] > 0
+    for form in forms:
+        batch = data["batch"][f"phonedge {form}"]
+        assert batch["items"] == 4 and batch["padded_pair_vs_single_max_abs_diff"] < 1e-2
+        assert data["batch"][f"raw session.run {form}"]["items"] == 4
+        assert data["mixed_batch"][f"phonedge {form}"]["items"] == 4
+        assert data["placement"][form]["nodes"] > 0
+        assert data["exports"][form]["quantization"]["attention"] == "fused"
+        assert data["exports"][form]["quantization"]["input_normalization"] == "graph"
+    assert data["batch"]["phonedge fp16 --target cuda --attention-mask"]["pair_padded"]
+    assert not data["batch"]["phonedge fp16 --target cuda"]["pair_padded"]
     evals = data["eval"]
-    assert len(evals) == 4 and all(r["n"] == 12 for r in evals.values())
+    assert len(evals) == 5 and all(r["n"] == 12 for r in evals.values())
     assert all(r["same_transcripts_as_cpu_fp32"] == 12 for k, r in evals.items() if not k.startswith("baseline"))
-    assert data["exports"]["fp16 --target cuda"]["quantization"]["attention"] == "fused"
+    assert all(r["predict_batch_same_transcripts"] == 12 for r in evals.values())
     markdown = (tmp_path / "out" / "gpu.md").read_text(encoding="utf-8")
     assert "| phonedge fp16 --target cuda |" in markdown and "failed: 0" in markdown

@@ -78,16 +78,17 @@ def test_placement_from_profile_classifies_nodes() -> None:
         _event("/enc/MatMul", "MatMul", cuda, [{"float16": [1, 49, 1024]}]),  # a second run: counted once
         _event("/enc/Shape", "Shape", cpu, [{"int64": [3]}]),
         _event("/enc/Concat", "Concat", cpu, [{"int64": [3]}]),
+        _event("/enc/Equal", "Equal", cpu, [{"bool": [4]}]),  # an Expand's shape logic
         _event("/enc/Tile", "Tile", cpu, [{"bool": [1, 49, 1024]}]),
         _event("Memcpy_token_1", "MemcpyToHost", cpu, [{"bool": [1, 49, 1]}]),
     ]
     report = placement_from_profile(events)
-    assert report["nodes"] == 5 and report["providers"] == {cuda: 1, cpu: 4}
+    assert report["nodes"] == 6 and report["providers"] == {cuda: 1, cpu: 5}
     assert [m["node"] for m in report["memcpy"]] == ["Memcpy_token_1"]
     assert [f["op"] for f in report["cpu_fallbacks"]] == ["Tile"]
-    assert report["cpu_shape_nodes"] == 2 and report["clean"] is False
-    clean = placement_from_profile(events[:5])
-    assert clean["clean"] is True and clean["cpu_shape_nodes"] == 2
+    assert report["cpu_shape_nodes"] == 3 and report["clean"] is False
+    clean = placement_from_profile(events[:6])
+    assert clean["clean"] is True and clean["cpu_shape_nodes"] == 3
 
 
 def test_profile_placement_runs_a_real_profile(layer_bundle: Path, tmp_path: Path) -> None:
@@ -108,9 +109,9 @@ def test_key_lengths_and_starts_layout() -> None:
     for _ in range(5):
         batch, frames = int(rng.integers(1, 6)), int(rng.integers(3, 40))
         lengths = rng.integers(1, frames + 1, size=batch)
-        additive = torch.zeros(batch, 1, frames, frames)
+        additive = torch.zeros(batch, 1, frames, frames, dtype=torch.float16 if _ % 2 else torch.float32)
         for b, n in enumerate(lengths):
-            additive[b, :, :, n:] = torch.finfo(torch.float32).min
+            additive[b, :, :, n:] = torch.finfo(additive.dtype).min
         got = key_lengths_and_starts(additive).numpy()
         starts = np.arange(batch + 1) * frames
         assert got.dtype == np.int32 and got.shape == (3 * batch + 2,)
