@@ -261,11 +261,13 @@ class LatencyMeter:
 def virtual_clock(answers: Path, speed: Optional[Path], threads: int, minutes: float) -> dict[str, Any]:
     """Part 2: the stream on a clock that charges measured compute (SPEED None: the reference model's own)."""
     import phonedge
+    from phonedge.stream import Stream, StreamOptions
 
     rec = ChargedRecognizer(phonedge.load(answers, threads=threads),
                             None if speed is None else phonedge.load(speed, threads=threads))
     audio, spans = build_stream(minutes * 60, seed=1)
-    stream = rec.stream()
+    # Built on the wrapper itself (rec.stream() would hand the stream the inner recogniser).
+    stream = Stream(rec, StreamOptions())
     log(f"virtual clock: {len(audio) / RATE / 60:.1f} min of audio, {len(spans)} utterances")
     done = 0.0
     meter = LatencyMeter(speech_spans(audio, spans, stream.options.energy_gate_db or -50.0))
@@ -308,6 +310,9 @@ def virtual_clock(answers: Path, speed: Optional[Path], threads: int, minutes: f
         "rss_samples": [(round(t, 1), round(m, 1)) for t, m in memory],
         **meter.figures(),
     }
+    if speed is not None and rec.charged <= 0:
+        raise RuntimeError("the speed bundle was never run: the clock would charge nothing")
+    log(f"virtual clock: charged {rec.charged:.1f} s of speed-bundle compute, reference model {rec.free:.1f} s")
     log(f"virtual clock: RTF {out['rtf']:.3f}, first token p50 {out['first_token_s']['p50']}, "
         f"commit p50 {out['commit_s']['p50']}, final p50 {out['final_s']['p50']}, max backlog {out['max_backlog_s']:.2f} s")
     return out
@@ -316,6 +321,7 @@ def virtual_clock(answers: Path, speed: Optional[Path], threads: int, minutes: f
 def wall_clock(answers: Path, speed: Path, threads: int, minutes: float) -> dict[str, Any]:
     """Part 3: blocks arrive in real time from a producer thread; events timed on the wall clock."""
     import phonedge
+    from phonedge.stream import Stream, StreamOptions
 
     rec = ChargedRecognizer(phonedge.load(answers, threads=threads), phonedge.load(speed, threads=threads))
     audio, spans = build_stream(minutes * 60, seed=2)
@@ -331,7 +337,8 @@ def wall_clock(answers: Path, speed: Path, threads: int, minutes: float) -> dict
         blocks.put(None)
 
     threading.Thread(target=produce, daemon=True).start()
-    stream = rec.stream()
+    # Built on the wrapper itself (rec.stream() would hand the stream the inner recogniser).
+    stream = Stream(rec, StreamOptions())
     meter = LatencyMeter(speech_spans(audio, spans, stream.options.energy_gate_db or -50.0))
     max_queue = 0
     while True:
@@ -404,7 +411,7 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [
             f"**An hour-long stream, reference model's own compute** ({r['audio_min']:.0f} min, {r['utterances']} "
             f"utterances, RSS sampled every 10 s of audio"
-            + (f"; from the run of {r['from_run']}" if r.get("from_run") else "") + "): real-time factor {r['rtf']:.3f} (first tenth "
+            + (f"; from the run of {r['from_run']}" if r.get("from_run") else "") + f"): real-time factor {r['rtf']:.3f} (first tenth "
             f"{r['rtf_first_tenth']:.3f}, last tenth {r['rtf_last_tenth']:.3f}); largest backlog {r['max_backlog_s']:.2f} s; "
             f"RSS {r['rss_mb_min']:.0f}-{r['rss_mb_max']:.0f} MiB (mean first tenth {r['rss_mb_first_tenth_mean']:.1f}, "
             f"last tenth {r['rss_mb_last_tenth_mean']:.1f}).", "",

@@ -256,7 +256,8 @@ def load(
         threads: intra-op threads; 0 lets ONNX Runtime choose (one per physical core).
         graph_optimization: ``"disable"``, ``"basic"``, ``"extended"`` or ``"all"``.
         chunking: long-audio windows, each normalised on its own; default
-            ``ChunkPlan.for_provider(provider)`` (the CPU default, or one pass up to 120 s on a GPU provider).
+            ``ChunkPlan.for_provider(provider)`` (10 s windows with 2 s strides on the CPU, one pass up
+            to 120 s on a GPU provider).
         session_options: ``onnxruntime.SessionOptions`` attributes to set, passed straight through
             (e.g. ``{"enable_profiling": True}``); they override the settings above.
         provider_options: options of the chosen provider, passed straight through to ONNX Runtime
