@@ -166,7 +166,7 @@ def write_markdown(text: str, name: str, results_md: bool) -> None:
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bundle", type=Path, default=REPO / "bundles" / "reference-int8")
-    ap.add_argument("--audio", type=Path, default=REPO.parent.parent / "shared" / "fsdd" / "recordings")
+    ap.add_argument("--audio", type=Path, default=environment.FSDD / "recordings")
     ap.add_argument("--limit", type=int, default=0, help="use the first N recordings (0: all)")
     ap.add_argument("--clips", type=int, default=0, help="instead: N clips made by concatenating the recordings")
     ap.add_argument("--clip-seconds", type=float, default=10.0)
@@ -182,8 +182,6 @@ def main(argv: Optional[list[str]] = None) -> int:
         res["title"] = args.title or res.get("title") or args.name
         write_markdown(markdown(res), args.name, not args.no_results_md)
         return 0
-    if not args.audio.is_dir():
-        args.audio = Path("/work/shared/fsdd/recordings")
     recordings = sorted(args.audio.glob("*.wav"))
     if args.limit:
         recordings = recordings[: args.limit]

@@ -10,6 +10,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+# The project's FSDD copy lies beside the checkout (../shared/fsdd); PHONEDGE_FSDD points elsewhere.
+FSDD = Path(os.environ.get("PHONEDGE_FSDD") or Path(__file__).resolve().parents[2] / "shared" / "fsdd")
+
 # The flags that decide which int8/fp32 kernels ONNX Runtime, PyTorch and CTranslate2 pick on x86.
 ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile",
              "amx_int8", "amx_bf16")

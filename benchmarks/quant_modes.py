@@ -33,11 +33,12 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks import environment  # noqa: E402
 from benchmarks.prepare import exporter_version, log  # noqa: E402
 from benchmarks.workloads import SpeedPlan, length_key, speech_signal  # noqa: E402
 
 REFERENCE_DIR = REPO / "reference"
-FSDD = Path("/work/shared/fsdd/recordings")
+FSDD = environment.FSDD / "recordings"
 CALIBRATION_DIGITS, CALIBRATION_TAKES = (0, 1, 2, 3), range(5, 10)
 SWEEP_PLACES = ("projection", "attention", "feed_forward", "head", "projection,attention,feed_forward,head")
 SWEEP_MAGNITUDES = (10.0, 30.0, 100.0, 300.0)
