@@ -46,7 +46,7 @@ serve: $(BUNDLE)/phonedge.json
 	$(VENV)/bin/phonedge serve $(BUNDLE)
 
 bench-serve: $(BUNDLE)/phonedge.json
-	$(PY) benchmarks/serve_load.py --bundle $(BUNDLE)
+	$(PY) -m benchmarks.serve_load --bundle $(BUNDLE)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

@@ -4,9 +4,9 @@ per-file overhead.
 
 Every figure is one `phonedge` command run in a fresh process and timed from outside (start-up
 included), all in this same run on this machine; compare them as ratios. Run it under the heavy
-lock: `flock /tmp/phonedge-heavy.lock .venv/bin/python benchmarks/batch_throughput.py`.
+lock: `flock /tmp/phonedge-heavy.lock .venv/bin/python -m benchmarks.batch_throughput`.
 
-Usage: python benchmarks/batch_throughput.py [--bundle B] [--audio DIR] [--limit N] [--clips N --clip-seconds S]
+Usage: python -m benchmarks.batch_throughput [--bundle B] [--audio DIR] [--limit N] [--clips N --clip-seconds S]
 """
 
 from __future__ import annotations
@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from benchmarks import environment  # noqa: E402
+from benchmarks import environment
 
 PHONEDGE = [sys.executable, "-c", "from phonedge.cli import main; main()"]
 RESULTS = REPO / "benchmarks" / "results"

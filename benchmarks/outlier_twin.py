@@ -6,7 +6,7 @@ chosen LayerNorms (gain and bias) by MAGNITUDE and divides the matching input co
 Linear layers reading them (phonedge_export.outliers), so its PyTorch logits equal the original's
 while per-tensor int8 activation scales break on it, as they would on a real checkpoint.
 
-    python benchmarks/outlier_twin.py reference/model /tmp/twin --places attention,feed_forward --magnitude 100
+    python -m benchmarks.outlier_twin reference/model /tmp/twin --places attention,feed_forward --magnitude 100
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 PLACES = ("projection", "attention", "feed_forward", "head")
 STAMP = "outlier_twin.json"

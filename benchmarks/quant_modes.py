@@ -30,12 +30,10 @@ from pathlib import Path
 from typing import Any, Optional
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
-from benchmarks import environment  # noqa: E402
-from benchmarks.prepare import exporter_version, log  # noqa: E402
-from benchmarks.workloads import SpeedPlan, length_key, speech_signal  # noqa: E402
+from benchmarks import environment
+from benchmarks.prepare import exporter_version, log
+from benchmarks.workloads import SpeedPlan, length_key, speech_signal
 
 REFERENCE_DIR = REPO / "reference"
 FSDD = environment.FSDD / "recordings"

@@ -1,6 +1,6 @@
 """Load run of ``phonedge serve`` on 127.0.0.1: concurrent real-time WebSocket streams and a burst of POSTs.
 
-Usage: python benchmarks/serve_load.py [--bundle bundles/reference-int8] [--streams 8] [--posts 100]
+Usage: python -m benchmarks.serve_load [--bundle bundles/reference-int8] [--streams 8] [--posts 100]
        [--workers 2] [--rounds 2] [--time-limit 300] [--out benchmarks/results] [--md benchmarks/RESULTS.md]
 
 Each stream plays 4 FSDD test recordings (reference/audio, one of each digit where possible) separated by
@@ -24,13 +24,9 @@ from typing import Any, Optional
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-if str(REPO / "tests") not in sys.path:
-    sys.path.insert(0, str(REPO / "tests"))
 
-from benchmarks.environment import describe  # noqa: E402
-from benchmarks.serve_report import markdown_section, update_results_md  # noqa: E402
+from benchmarks.environment import describe
+from benchmarks.serve_report import markdown_section, update_results_md
 
 AUDIO = REPO / "reference" / "audio"
 RATE = 16000
