@@ -9,10 +9,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from phonedge.checksum import files_sha256
 from phonedge.errors import ExportError
 from phonedge.manifest import GraphSpec, Manifest
 
-from .bundle import MODEL_FILE, atomic_bundle, check_output_dir, file_sha256, write_manifest
+from .bundle import MODEL_FILE, atomic_bundle, check_output_dir, write_manifest
 from .calibration import generated_signals, load_calibration_audio
 from .checkpoint import CTC_ARCHITECTURE, Checkpoint, load_model, read_checkpoint, resolve_model
 from .deps import package_versions, require_export_extra
@@ -185,7 +186,7 @@ def export_bundle(
                 inputs=inputs_names,
                 output=OUTPUT,
                 quantization=quantization,
-                sha256=file_sha256(model_path),
+                sha256=files_sha256([model_path]),
                 size_bytes=model_path.stat().st_size,
             ),
             labels=class_labels,

@@ -13,6 +13,9 @@ from .errors import AudioDecodeError, AudioFileNotFoundError, AudioTooShortError
 
 PathLike = Union[str, "os.PathLike[str]"]
 
+# What a folder walk picks up as audio: the containers libsndfile decodes.
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3", ".opus", ".aif", ".aiff", ".au", ".w64", ".caf"})
+
 # soxr's "VHQ" recipe: the quality libsoxr calls very high (passband to ~95% of Nyquist, >170 dB stopband).
 RESAMPLE_QUALITY = "VHQ"
 
@@ -37,6 +40,11 @@ def read_audio(path: PathLike) -> tuple[NDArray[np.float32], int]:
     if samples.size == 0:
         raise AudioDecodeError(f"{p} holds no samples (a header without audio, or a truncated file)")
     return samples, int(rate)
+
+
+def find_audio(folder: PathLike) -> list[Path]:
+    """Audio files under FOLDER (recursively, by suffix, in path order)."""
+    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
 
 
 def as_mono_float32(samples: object, where: str = "audio") -> NDArray[np.float32]:

@@ -194,15 +194,11 @@ def test_manifest_round_trips_with_the_right_fields(layer_fp32, layer_model):
     tok, audio, graph = manifest.tokenizer, manifest.audio, manifest.graph
     assert tok.kind == "Wav2Vec2PhonemeCTCTokenizer"
     assert tok.vocab == PHONEMES and tok.blank_id == 0
-    assert (tok.pad_token, tok.unk_token, tok.word_delimiter_token, tok.phone_delimiter_token) == (
-        "<pad>",
-        "<unk>",
-        None,
-        " ",
-    )
-    assert set(tok.special_tokens) == {"<pad>", "<s>", "</s>", "<unk>"}
+    assert (tok.pad_token, tok.unk_token, tok.word_delimiter_token) == ("<pad>", "<unk>", None)
+    assert not {"special_tokens", "phone_delimiter_token"} & set(data["tokenizer"])  # retired: nothing reads them
+    assert "return_attention_mask" not in data["audio"]
     assert (audio.sample_rate, audio.frame_stride, audio.receptive_field) == (16_000, 320, 400)
-    assert (audio.feat_extract_norm, audio.return_attention_mask, audio.do_normalize) == ("layer", True, True)
+    assert (audio.feat_extract_norm, audio.do_normalize) == ("layer", True)
     model_file = layer_fp32 / graph.file
     assert graph.size_bytes == model_file.stat().st_size
     import hashlib
@@ -235,7 +231,7 @@ def test_character_tokenizer_fields(group_fp32):
     tok = manifest.tokenizer
     assert tok.kind == "Wav2Vec2CTCTokenizer" and tok.word_delimiter_token == "|"
     assert tok.vocab == [*CHARACTERS, ADDED_TOKEN, "<unk>"]  # added token kept, hole filled with unk
-    assert (manifest.audio.feat_extract_norm, manifest.audio.return_attention_mask) == ("group", False)
+    assert manifest.audio.feat_extract_norm == "group"
     assert manifest.parity["padded_batch"] is None
 
 
@@ -304,7 +300,7 @@ def test_parity_compares_the_runtime_transcripts():
     from phonedge.manifest import TokenizerSpec
 
     spec = TokenizerSpec(kind="Wav2Vec2PhonemeCTCTokenizer", vocab=["<pad>", "<s>", "</s>", "<unk>", "z", "ih"],
-                         blank_id=0, special_tokens=["<pad>", "<s>", "</s>", "<unk>"], word_delimiter_token=None)
+                         blank_id=0, word_delimiter_token=None)
     eye = np.eye(6, dtype=np.float32)
     reference = [eye[[0, 4, 4, 0, 5, 0]], eye[[4, 0, 4, 5]], np.zeros((0, 6), np.float32)]
     shifted = [eye[[4, 4, 0, 0, 5, 5]], eye[[4, 4, 4, 5]], np.zeros((0, 6), np.float32)]  # same/merged/empty
@@ -461,7 +457,7 @@ def test_bad_calibration_audio(tmp_path, layer_model, make, message):
 def test_bad_labels_file(tmp_path, layer_model):
     labels = tmp_path / "labels.tsv"
     labels.write_text("label\ttranscript\n0\tz iy r ow\n")
-    with pytest.raises(ExportError, match=r"lacks the column.*name"):
+    with pytest.raises(ExportError, match=r"lacks column\(s\) name"):
         export_bundle(layer_model, tmp_path / "out", labels=labels)
 
 
