@@ -26,6 +26,8 @@ demo: $(BUNDLE)/phonedge.json
 	$(VENV)/bin/phonedge eval $(BUNDLE) --manifest reference/eval.tsv
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check phonedge export
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

@@ -98,6 +98,7 @@ def load_audio(
     min_samples: int,
 ) -> NDArray[np.float32]:
     """Turn a path, or an array with its sample rate, into mono float32 at ``target_rate``."""
+    samples: object
     if isinstance(audio, (str, os.PathLike)):
         if sample_rate is not None:
             raise InvalidAudioError("sample_rate is only for arrays: a file carries its own rate")

@@ -175,7 +175,8 @@ def evaluate(
     if len(items) == 0:
         raise EvalManifestError("the eval set is empty: give at least one item")
     classes = _resolve_labels(labels, recognizer, items)
-    predictions, failures = [], []
+    predictions: List[EvalPrediction] = []
+    failures: List[EvalFailure] = []
     for done, item in enumerate(items, start=1):
         predictions.append(_predict(recognizer, item, classes, classify, failures))
         if progress is not None:

@@ -542,11 +542,48 @@ def test_cli_module_imports_no_heavy_package():
     assert result.stdout.strip() == "[]"
 
 
-def test_cli_quantize_choices_follow_the_library():
-    from phonedge_export import QUANTIZE_MODES
-    from phonedge_export.cli import QUANTIZE_CHOICES
+def _cli_options(monkeypatch, args: list[str]):
+    """The ExportOptions that ``phonedge export MODEL -o OUT ARGS`` hands to export_bundle."""
+    import phonedge_export
+    from phonedge.errors import PhonedgeError
 
-    assert QUANTIZE_CHOICES == QUANTIZE_MODES
+    seen = []
+
+    def capture(model, output, options, **_kwargs):
+        seen.append(options)
+        raise PhonedgeError("captured")
+
+    monkeypatch.setattr(phonedge_export, "export_bundle", capture)
+    result = CliRunner().invoke(export_command, ["model", "-o", "out", *args])
+    assert result.exit_code in (1, 2), result.output
+    return seen[0] if seen else result
+
+
+def test_cli_defaults_and_choices_are_the_library_s(monkeypatch):
+    """The CLI re-types nothing: its defaults are ExportOptions()'s, and every choice the library has is offered."""
+    from phonedge_export import ExportOptions, QUANTIZE_MODES
+    from phonedge_export.matmul_encoder import FEATURE_ENCODERS
+    from phonedge_export.pos_conv import POS_CONVS
+
+    assert _cli_options(monkeypatch, []) == ExportOptions()
+    for name, choices in (("quantize", QUANTIZE_MODES), ("feature_encoder", FEATURE_ENCODERS), ("pos_conv", POS_CONVS)):
+        for choice in choices:
+            options = _cli_options(monkeypatch, [f"--{name.replace('_', '-')}", choice])
+            assert getattr(options, name) == choice
+        refused = _cli_options(monkeypatch, [f"--{name.replace('_', '-')}", "no-such-choice"])
+        assert refused.exit_code == 2 and all(choice in refused.output for choice in choices)
+    options = _cli_options(monkeypatch, [
+        "--no-per-channel", "--exclude-node", "a", "--exclude-node", "b", "--exclude-op-type", "Conv",
+        "--attention-mask", "--encoder-piece-frames", "0", "--optimize", "--calibration-audio", "audio",
+        "--labels", "labels.tsv", "--min-agreement", "0.5", "--min-frame-agreement", "0.9", "--fp32-atol", "0.01",
+        "--no-parity-gate", "--overwrite",
+    ])
+    assert options == ExportOptions(
+        per_channel=False, exclude_nodes=("a", "b"), exclude_op_types=("Conv",), with_attention_mask=True,
+        encoder_piece_frames=0, optimize=True, calibration_audio=Path("audio"), labels=Path("labels.tsv"),
+        min_agreement=0.5, min_frame_agreement=0.9, fp32_atol=0.01, gate=False, overwrite=True,
+    )
+    assert _cli_options(monkeypatch, ["--min-agreement", "1.5"]).exit_code == 2  # ranges come from the fields too
 
 
 def _graph_nodes(bundle: Path) -> list:
