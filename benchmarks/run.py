@@ -1,6 +1,7 @@
 """phonedge benchmarks: accuracy, speed, memory and cold start of every backend in one run.
 
-Usage (from the repository root): python -m benchmarks.run [--quick] [--threads 2] [--out benchmarks/results] [--skip-speed]
+Usage (from the repository root):
+       python -m benchmarks.run [--quick] [--threads 2] [--out benchmarks/results] [--skip-speed]
        [--skip-accuracy] [--skip-cold-start] [--cache benchmarks/.cache] [--md PATH]
 """
 

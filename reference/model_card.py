@@ -44,7 +44,8 @@ def main() -> None:
 
 def render(figures: dict, log: dict, config: dict, n: int) -> str:
     """The card as markdown."""
-    report, names = figures["report"], [k for k in figures["report"] if k not in ("Accuracy", "Macro avg", "Weighted avg")]
+    report = figures["report"]
+    names = [k for k in report if k not in ("Accuracy", "Macro avg", "Weighted avg")]
     card = Card(names, report, figures["wer"], figures["cer"], figures["confusion"],
                 notes=[f"Exact transcripts: {figures['exact_transcripts']:.4f}"])
     last = log["history"][-1]
@@ -76,7 +77,8 @@ def render(figures: dict, log: dict, config: dict, n: int) -> str:
         f"- Epochs {len(log['history'])} of {hp['epochs']}, batch {hp['batch_size']}, AdamW lr {hp['lr']} one-cycle, "
         f"seed {hp['seed']}, {hp['threads']} CPU threads; speed (0.85-1.15), gain, noise and silence-shift "
         "perturbation; SpecAugment-style time and feature masking.",
-        f"- Last epoch: train loss {last['loss']}, test exact {last['exact']:.4f}, test accuracy {last['accuracy']:.4f}; "
+        f"- Last epoch: train loss {last['loss']}, test exact {last['exact']:.4f}, "
+        f"test accuracy {last['accuracy']:.4f}; "
         f"{last['minutes']} minutes of wall time (on a shared 2-core machine).",
         "- The last epoch is kept; no epoch was chosen by its test score.",
         "",

@@ -17,7 +17,8 @@ from phonedge.manifest import read_manifest
 def test_check_passes_a_good_bundle_and_names_a_changed_file(layer_bundle: Path, tmp_path: Path) -> None:
     res = CliRunner().invoke(cli.main, ["check", str(layer_bundle)])
     assert res.exit_code == 0, res.output
-    assert res.output.startswith(f"ok: {layer_bundle}: model.onnx") and read_manifest(layer_bundle).graph.sha256 in res.output
+    assert res.output.startswith(f"ok: {layer_bundle}: model.onnx")
+    assert read_manifest(layer_bundle).graph.sha256 in res.output
     bundle = tmp_path / "bundle"
     shutil.copytree(layer_bundle, bundle)
     model = bundle / "model.onnx"
