@@ -14,13 +14,13 @@ from phonedge.errors import PhonedgeError
 from .options import ExportOptions
 
 
-
 def _click_option(item: dataclasses.Field) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The click option of one ExportOptions field: its name, type, choices, range and default come from the field."""
     meta = item.metadata
     flag = meta.get("flag", item.name.replace("_", "-"))
     text = meta["help"] + (f" [default: {meta['default_help']}]" if "default_help" in meta else "")
-    kwargs: dict[str, Any] = {"help": text, "show_default": "default_help" not in meta}
+    # A default that depends on the model is said in the help; None is no default to show.
+    kwargs: dict[str, Any] = {"help": text, "show_default": "default_help" not in meta and item.default is not None}
     if str(item.type) in ("bool", "Optional[bool]"):  # the annotation, a string under postponed evaluation
         return click.option(f"--{flag}/--no-{flag}", item.name, default=item.default, **kwargs)
     if meta.get("multiple"):
@@ -34,8 +34,6 @@ def _click_option(item: dataclasses.Field) -> Callable[[Callable[..., Any]], Cal
         kind = number(meta.get("min"), meta.get("max"))
     else:
         kind = None
-    if item.default is None and "default_help" not in meta:
-        kwargs["show_default"] = False
     return click.option(f"--{flag}", item.name, type=kind, default=item.default, metavar=meta.get("metavar"), **kwargs)
 
 
