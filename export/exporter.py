@@ -35,7 +35,7 @@ from .options import ExportOptions
 from .parity import Gate, apply_gate, measure_parity
 from .piecewise import DEFAULT_PIECE_FRAMES, encoder_in_pieces
 from .pos_conv import conv2d_pos_conv
-from .quantize import quantize_graph
+from .quantize import check_excluded_nodes, quantize_graph
 
 Progress = Callable[[str], None]
 ONNX_SIZE_LIMIT = 2**31 - 1  # protobuf's limit; bigger graphs need external data, which bundles do not carry
@@ -177,12 +177,15 @@ def export_graph(job: ExportJob) -> None:
 def reduce_precision(job: ExportJob) -> None:
     """int8, float16 or float32 weights (the waveform-reading MatMuls of a MatMul encoder stay float)."""
     opts = job.options
+    check_excluded_nodes(job.graph, opts.exclude_nodes)
     exclude = tuple(opts.exclude_nodes)
     if opts.feature_encoder == "matmul":
         exclude += waveform_matmuls(job.graph)
     job.say(f"quantizing {opts.quantize}" if opts.quantize != "none" else "keeping float32 weights")
     assert job.graph_file is not None
-    graph, job.graph = job.graph, None  # int8 reads the saved file: no second copy in memory meanwhile
+    # int8 reads the saved file: the float graph is let go first, so it is never held twice (xlsr-53: 1.26 GB).
+    graph = None if opts.quantize == "int8" else job.graph
+    job.graph = None
     job.graph, job.quantization = quantize_graph(
         graph,
         job.graph_file,

@@ -23,6 +23,16 @@ INT8_WEIGHT_TYPE = "QInt8"
 INT8_ACTIVATION_TYPE = "QUInt8"
 
 
+def check_excluded_nodes(model: Any, exclude_nodes: Sequence[str]) -> None:
+    """Raise ExportError naming the excluded nodes that the ModelProto MODEL lacks."""
+    unknown = sorted(set(exclude_nodes) - {node.name for node in model.graph.node})
+    if unknown:
+        raise ExportError(
+            f"excluded node(s) not in the graph: {', '.join(unknown)}; node names look like "
+            "'/wav2vec2/encoder/layers.0/feed_forward/intermediate_dense/MatMul'"
+        )
+
+
 def quantize_graph(
     model: Any,
     source: Path,
@@ -34,19 +44,15 @@ def quantize_graph(
     exclude_op_types: Sequence[str] = (),
     optimized: bool = False,
 ) -> tuple[Any, dict[str, Any]]:
-    """MODEL (the ModelProto saved at SOURCE) at precision MODE, and the manifest's quantization record.
+    """The graph saved at SOURCE at precision MODE, and the manifest's quantization record.
 
-    float32 and float16 work on MODEL in memory; int8 runs ONNX Runtime's quantizer from SOURCE into
-    the folder WORK and loads its output once. The returned ModelProto is the one to save.
+    float32 and float16 work on MODEL, the graph's ModelProto, in memory; int8 runs ONNX Runtime's
+    quantizer from SOURCE into the folder WORK and loads its output once, so pass MODEL as None for
+    it: ONNX Runtime then never meets a second copy of the float graph in memory. The returned
+    ModelProto is the one to save.
     """
     if mode not in QUANTIZE_MODES:
         raise ExportError(f"unknown quantization {mode!r}; use one of {', '.join(QUANTIZE_MODES)}")
-    unknown = sorted(set(exclude_nodes) - {node.name for node in model.graph.node})
-    if unknown:
-        raise ExportError(
-            f"excluded node(s) not in the graph: {', '.join(unknown)}; node names look like "
-            "'/wav2vec2/encoder/layers.0/feed_forward/intermediate_dense/MatMul'"
-        )
     record: dict[str, Any] = {
         "mode": mode,
         "per_channel": None,
