@@ -7,12 +7,12 @@ STAMP := $(VENV)/.installed
 BUNDLE := bundles/reference-int8
 DEMO_FILES := reference/audio/0_jackson_0.wav reference/audio/1_theo_1.wav reference/audio/2_nicolas_2.wav reference/audio/3_yweweler_3.wav
 
-.PHONY: demo test test-runtime bench bench-quick clean
+.PHONY: demo test test-runtime test-arm64 bench bench-quick clean browser serve bench-serve
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -c constraints.txt -e '.[export,test,bench]'
+	$(PIP) install --quiet -c constraints.txt -e '.[export,test,bench,serve,mic]'
 	touch $(STAMP)
 
 $(BUNDLE)/phonedge.json: $(STAMP) reference/model/model.safetensors reference/labels.tsv
@@ -25,10 +25,30 @@ demo: $(BUNDLE)/phonedge.json
 	@echo "== phonedge eval on the 120-utterance FSDD test split (digits 0-3) =="
 	$(VENV)/bin/phonedge eval $(BUNDLE) --manifest reference/eval.tsv
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(VENV)/bin/ruff check phonedge export
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
+
+# Same answers on arm64: an emulated arm64 Python (QEMU, Debian arm64 packages, aarch64 wheels; cached in
+# .cache/arm64) runs every bundle mode of the reference model; writes benchmarks/results/portability.json.
+test-arm64: $(STAMP)
+	$(PY) -m benchmarks.portability
+
+# Debian's Chromium and its driver for the live page's browser test; where they cannot be installed
+# (not root, no apt) the test skips and says why.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver) \
+		|| echo "warning: could not install chromium chromium-driver; the browser test will skip"; \
+	else echo "note: no chromium and no root apt-get; the browser test will skip"; fi
+
+serve: $(BUNDLE)/phonedge.json
+	$(VENV)/bin/phonedge serve $(BUNDLE)
+
+bench-serve: $(BUNDLE)/phonedge.json
+	$(PY) benchmarks/serve_load.py --bundle $(BUNDLE)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
@@ -37,4 +57,4 @@ bench-quick: $(STAMP)
 	$(PY) -m benchmarks.run --quick
 
 clean:
-	rm -rf $(VENV) bundles build *.egg-info
+	rm -rf $(VENV) bundles build *.egg-info .cache/arm64

@@ -53,16 +53,17 @@ class ScoredBackend:
         self.backend, self.audio, self.vocab, self.labels = backend, audio, vocab, list(labels)
         self.logits: dict[str, NDArray[np.float32]] = {}
         self.texts: dict[str, str] = {}
-        self.decided: dict[str, str] = {}
+        self.decided: dict[str, Optional[str]] = {}
 
     def predict(self, path: Path, *, labels: Sequence[Any], classify: str) -> Said:
         """Run the backend; decide the class by exact CTC likelihood of each class transcript."""
-        from phonedge.scoring import class_posteriors, log_softmax
+        from phonedge.decide import ctc_decision
+        from phonedge.scoring import log_softmax
 
         out = self.backend.infer(self.audio[str(path)])
         targets = [self.vocab.target(lab.transcript) for lab in labels]
-        posteriors = class_posteriors(log_softmax(out.logits.astype(np.float64)), targets, self.vocab.blank)
-        label = labels[int(np.argmax(posteriors))].label
+        label, _ = ctc_decision(log_softmax(out.logits.astype(np.float64)), targets, self.vocab.blank,
+                                [lab.label for lab in labels])
         key = str(path)
         self.logits[key], self.texts[key], self.decided[key] = out.logits, " ".join(out.text.split()), label
         return Said(out.text, label)

@@ -342,6 +342,21 @@ def write_report(results: dict[str, Any], md_path: Path, png_path: Path, json_pa
     plot(results, png_path)
     md_path.parent.mkdir(parents=True, exist_ok=True)
     text = markdown(results, _relative(json_path, md_path.parent), _relative(png_path, md_path.parent))
+    portability = json_path.with_name("portability.json")  # `make test-arm64`'s section survives a rerun
+    if portability.is_file():
+        try:
+            from benchmarks.portability_compare import markdown as portability_markdown, replace_section
+        except ImportError:  # run as a script from benchmarks/
+            from portability_compare import markdown as portability_markdown, replace_section  # type: ignore
+
+        text = replace_section(text, portability_markdown(json.loads(portability.read_text(encoding="utf-8"))))
+    try:
+        from benchmarks import serve_report
+    except ImportError:  # run as a script: benchmarks/ itself is on the path
+        import serve_report  # type: ignore[no-redef]
+    serve = serve_report.section_from(json_path.parent / "serve_load.json")  # kept across benchmark runs
+    if serve:
+        text = text.rstrip("\n") + "\n\n" + serve
     md_path.write_text(text, encoding="utf-8")
 
 

@@ -12,10 +12,13 @@ from typing import Any, Optional, Sequence
 
 from phonedge.errors import ExportError
 
+from .attention import ATTENTIONS
 from .matmul_encoder import FEATURE_ENCODERS
 from .parity import DEFAULT_FP32_ATOL, DEFAULT_MIN_FRAME_AGREEMENT
 from .pos_conv import POS_CONVS
 from .quantize import QUANTIZE_MODES
+
+TARGETS = ("cpu", "cuda")  # the provider a bundle is made for; "cpu" writes what phonedge always wrote
 
 
 def option(default: Any, help: str, **cli: Any) -> Any:
@@ -41,7 +44,7 @@ class ExportOptions:
                                              multiple=True, metavar="OP")
     with_attention_mask: Optional[bool] = option(
         None, "Graph input attention_mask.", flag="attention-mask",
-        default_help="on for layer-norm models, off for group-norm ones")
+        default_help="on for layer-norm models on the CPU target")
     feature_encoder: str = option(
         "matmul", "Conv feature encoder as MatMuls (int8 quantizes them; same float results) or as exported.",
         choices=FEATURE_ENCODERS)
@@ -50,7 +53,13 @@ class ExportOptions:
         "results) or as exported.", choices=POS_CONVS)
     encoder_piece_frames: Optional[int] = option(
         None, "Run the feature encoder over pieces of N frames inside the graph, bounding its memory; 0: one pass.",
-        min=0, metavar="N", default_help="50 (1 s) for layer-norm models, 0 for group-norm ones")
+        min=0, metavar="N", default_help="50 (1 s) for layer-norm models on the CPU target, else 0")
+    target: str = option(
+        "cpu", "Provider the bundle is made for; cuda: fp16/none only, fused attention, one-pass encoder, "
+        "no CPU-only nodes.", choices=TARGETS)
+    attention: Optional[str] = option(
+        None, "Attention as exported or as one fused MultiHeadAttention node per layer.", choices=ATTENTIONS,
+        default_help="fused for --target cuda, else unfused")
     optimize: bool = option(False, "Apply ONNX Runtime's basic graph optimisations before quantizing.")
     calibration_audio: Optional[Path] = option(None, "Folder of audio for the parity check.", path=True,
                                                default_help="generated signals")
@@ -70,7 +79,7 @@ class ExportOptions:
         """Raise ExportError for a value outside its choices or range."""
         for item in fields(self):
             value, meta = getattr(self, item.name), item.metadata
-            if "choices" in meta and value not in meta["choices"]:
+            if "choices" in meta and value is not None and value not in meta["choices"]:
                 raise ExportError(f"unknown {item.name}={value!r}; use one of {', '.join(meta['choices'])}")
             if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
@@ -78,3 +87,13 @@ class ExportOptions:
             if not (low is None or value >= low) or not (high is None or value <= high):
                 bounds = f"between {low} and {high}" if high is not None else f"{low} or more"
                 raise ExportError(f"{item.name}={value} is impossible: it must be {bounds}")
+        if self.target == "cuda" and self.quantize == "int8":
+            raise ExportError(
+                "target='cuda' takes quantize='fp16' or 'none': dynamic int8 quantizes activations on the CPU "
+                "at run time, which the CUDA provider does not run on the GPU"
+            )
+
+    @property
+    def attention_form(self) -> str:
+        """The attention form to export: as asked, else fused for the CUDA target and unfused for the CPU."""
+        return self.attention or ("fused" if self.target == "cuda" else "unfused")

@@ -2,9 +2,20 @@
 
 from ._version import __version__
 from .chunking import ChunkPlan
-from .errors import AudioError, ModelBundleError, PhonedgeError
+from .decide import Classify
+from .errors import (
+    AudioError,
+    AudioTooShortError,
+    ModelBundleError,
+    PhonedgeError,
+    ProviderError,
+    StreamClosedError,
+    StreamError,
+    StreamRateError,
+)
 from .recognizer import Recognizer, load
 from .result import Prediction, Token
+from .stream import Stream, StreamEvent, StreamOptions
 
 __all__ = [
     "__version__",
@@ -13,7 +24,16 @@ __all__ = [
     "Prediction",
     "Token",
     "ChunkPlan",
+    "Classify",
+    "Stream",
+    "StreamEvent",
+    "StreamOptions",
     "PhonedgeError",
     "AudioError",
+    "AudioTooShortError",
     "ModelBundleError",
+    "ProviderError",
+    "StreamError",
+    "StreamClosedError",
+    "StreamRateError",
 ]

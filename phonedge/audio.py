@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Union
@@ -22,8 +23,6 @@ RESAMPLE_QUALITY = "VHQ"
 
 def read_audio(path: PathLike) -> tuple[NDArray[np.float32], int]:
     """Decode an audio file into float32 samples of shape (frames, channels) and its sample rate."""
-    import soundfile as sf
-
     p = Path(path)
     if not p.exists():
         raise AudioFileNotFoundError(f"audio file not found: {p}")
@@ -31,14 +30,29 @@ def read_audio(path: PathLike) -> tuple[NDArray[np.float32], int]:
         raise AudioDecodeError(f"{p} is a folder, not an audio file")
     if p.stat().st_size == 0:
         raise AudioDecodeError(f"{p} is an empty file (0 bytes), not audio")
+    return _decode(str(p), str(p))
+
+
+def decode_audio_bytes(data: bytes, where: str = "audio") -> tuple[NDArray[np.float32], int]:
+    """Decode an encoded audio file held in memory (e.g. an upload) like :func:`read_audio` decodes a path."""
+    if not data:
+        raise AudioDecodeError(f"{where} is empty (0 bytes), not audio")
+    return _decode(io.BytesIO(data), where)
+
+
+def _decode(source: object, where: str) -> tuple[NDArray[np.float32], int]:
+    import soundfile as sf
+
     try:
-        samples, rate = sf.read(str(p), dtype="float32", always_2d=True)
+        samples, rate = sf.read(source, dtype="float32", always_2d=True)
     except sf.LibsndfileError as exc:
-        raise AudioDecodeError(f"cannot decode {p} as audio: {exc} (formats read: WAV, FLAC, OGG, MP3, ...)") from exc
+        raise AudioDecodeError(
+            f"cannot decode {where} as audio: {exc.error_string} (formats read: WAV, FLAC, OGG, MP3, ...)"
+        ) from exc
     except (RuntimeError, ValueError, TypeError, EOFError) as exc:
-        raise AudioDecodeError(f"cannot decode {p} as audio: {exc}") from exc
+        raise AudioDecodeError(f"cannot decode {where} as audio: {exc}") from exc
     if samples.size == 0:
-        raise AudioDecodeError(f"{p} holds no samples (a header without audio, or a truncated file)")
+        raise AudioDecodeError(f"{where} holds no samples (a header without audio, or a truncated file)")
     return samples, int(rate)
 
 

@@ -114,6 +114,7 @@ def predict(inputs: tuple[str, ...], model: Optional[str], as_json: bool, timest
     paths = list(expand_inputs(inputs))
     if not paths:
         _fail(PhonedgeError("no audio files found in the given inputs"))
+    _warn_batching(rec, batch_size)
     failed = 0
     show = sys.stderr.isatty() and len(paths) >= PROGRESS_MIN_FILES
     with click.progressbar(length=len(paths), label="predicting", file=sys.stderr) if show else _NoBar() as bar:
@@ -122,7 +123,7 @@ def predict(inputs: tuple[str, ...], model: Optional[str], as_json: bool, timest
             loaded = []
             for p in group:
                 try:
-                    loaded.append((p, rec.load(p)))
+                    loaded.append((p, rec.read_audio(p)))
                 except PhonedgeError as exc:
                     failed += 1
                     click.echo(f"error: {p}: {exc}", err=True)
@@ -139,6 +140,15 @@ def predict(inputs: tuple[str, ...], model: Optional[str], as_json: bool, timest
     if failed:
         click.echo(f"{failed} of {len(paths)} files failed", err=True)
         sys.exit(1)
+
+
+def _warn_batching(rec, batch_size: int) -> None:
+    from .batching import BatchPolicy
+
+    if batch_size > 1 and rec.batch_policy is BatchPolicy.ONE_BY_ONE:
+        click.echo(f"note: --batch-size {batch_size} has no effect on this bundle: its dynamic int8 graph "
+                   "scales activations per batch, so utterances run one per call to keep results exact",
+                   err=True)
 
 
 class _NoBar:
@@ -200,6 +210,109 @@ def check_command(bundle: Optional[str]) -> None:
     except PhonedgeError as exc:
         _fail(exc)
     click.echo(f"ok: {path}: {graph.file}, {graph.size_bytes} bytes, sha256 {graph.sha256 or '(not recorded)'}")
+
+
+# -- phonedge serve (the `serve` extra) -------------------------------------------------------
+
+from .serve.settings import ENV_TOKEN as ENV_SERVE_TOKEN  # noqa: E402  (stdlib only; Starlette loads in the command)
+
+
+@main.command("serve")
+@click.argument("bundle", required=False)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback exposes the service to the network.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Inference threads shared by all clients (0: one per core, at most 4).")
+@click.option("--token", envvar=ENV_SERVE_TOKEN, default=None, show_envvar=True,
+              help="Require this token (Authorization: Bearer, or ?token= for the page and WebSocket).")
+@click.option("--max-body-mb", type=click.FloatRange(min=0, min_open=True), default=50, show_default=True,
+              help="Largest request body in MB (413 above it).")
+@click.option("--max-streams", type=click.IntRange(min=0), default=16, show_default=True,
+              help="WebSocket streams served at once.")
+@click.option("--max-stream-seconds", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True,
+              help="Audio one stream may send before the server ends it.")
+@click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
+              help="ONNX Runtime intra-op threads per call (0: the cores shared out between the workers).")
+@provider_option
+def serve_command(bundle: Optional[str], host: str, port: int, workers: int, token: Optional[str],
+                  max_body_mb: float, max_streams: int, max_stream_seconds: float, threads: int,
+                  provider: str) -> None:
+    """Serve a BUNDLE over HTTP and WebSocket, with a live microphone page at /."""
+    from .serve import ServeSettings, serve
+
+    try:
+        settings = ServeSettings(host=host, port=port, workers=workers, threads=threads, token=token,
+                                 max_body_bytes=int(max_body_mb * 1_000_000), max_streams=max_streams,
+                                 max_stream_seconds=max_stream_seconds)
+        if not settings.is_loopback and settings.token is None:
+            click.echo(f"warning: listening on {host} without --token: anyone who reaches it can use it", err=True)
+        model = bundle or default_model()
+        if not model:
+            raise PhonedgeError(f"no model bundle: pass BUNDLE or set {ENV_MODEL}")
+        serve(model, settings, provider)
+    except PhonedgeError as exc:
+        _fail(exc)
+
+
+# -- live audio: stream (files replayed as if live) and listen (microphone) ----------------------
+
+block_ms_option = click.option("--block-ms", type=click.FloatRange(min=1.0), default=100.0, show_default=True,
+                               help="Audio block size fed to the stream (results never depend on it).")
+
+
+@main.command("stream")
+@click.argument("files", nargs=-1, required=True)
+@model_option
+@block_ms_option
+@click.option("--realtime", is_flag=True, help="Feed the audio no faster than it plays.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Every event (partials too) as one JSON object per line, with emitted_at in audio seconds.")
+@threads_option
+@provider_option
+def stream_command(files: tuple[str, ...], model: Optional[str], block_ms: float, realtime: bool, as_json: bool,
+                   threads: int, provider: str) -> None:
+    """Replay audio FILES as a live stream: finals as lines (partials on a terminal line), or JSON events."""
+    from .live import EventPrinter, replay_file
+
+    try:
+        rec = _open(model, threads, provider)
+    except PhonedgeError as exc:
+        _fail(exc)
+    printer = EventPrinter(sys.stdout, as_json, live_line=sys.stdout.isatty())
+    failed = 0
+    paths = list(expand_inputs(files))
+    for path in paths:
+        stream = rec.stream()
+        try:
+            for event in replay_file(stream, path, block_ms, realtime):
+                printer.show(event, str(path))
+        except PhonedgeError as exc:
+            printer.clear()
+            failed += 1
+            click.echo(f"error: {path}: {exc}", err=True)
+    if failed:
+        click.echo(f"{failed} of {len(paths)} files failed", err=True)
+        sys.exit(1)
+
+
+@main.command("listen")
+@model_option
+@click.option("--device", default=None, help="Input device (index or name; default: the system's).")
+@block_ms_option
+@click.option("--json", "as_json", is_flag=True, help="Every event as one JSON object per line.")
+@threads_option
+@provider_option
+def listen_command(model: Optional[str], device: Optional[str], block_ms: float, as_json: bool, threads: int,
+                   provider: str) -> None:
+    """Transcribe the microphone live until Ctrl-C (needs phonedge[mic])."""
+    from .live import EventPrinter, listen
+
+    try:
+        rec = _open(model, threads, provider)
+        listen(rec.stream(), EventPrinter(sys.stdout, as_json, live_line=sys.stdout.isatty()), device, block_ms)
+    except PhonedgeError as exc:
+        _fail(exc)
 
 
 # Only a missing exporter package (a runtime-only install) or a missing package of the export extra may

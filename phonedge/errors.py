@@ -53,3 +53,19 @@ class EvalManifestError(PhonedgeError, ValueError):
 
 class EvalManifestNotFoundError(EvalManifestError, FileNotFoundError):
     """The eval manifest file does not exist."""
+
+
+class InvalidInputError(PhonedgeError, ValueError):
+    """A scoring or metrics function was given values it cannot use (shapes, ids, empty inputs)."""
+
+
+class StreamError(PhonedgeError):
+    """A live stream was used wrongly (see the subclasses)."""
+
+
+class StreamClosedError(StreamError):
+    """``accept`` or ``finish`` was called on a stream after ``finish``; call ``reset`` to start over."""
+
+
+class StreamRateError(StreamError, InvalidAudioError):
+    """A block's sample rate differs from the rate the stream started with."""

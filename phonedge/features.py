@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -15,6 +17,18 @@ def normalize(samples: NDArray[np.floating], do_normalize: bool = True) -> NDArr
     if not do_normalize:
         return x
     return (x - x.mean()) / np.sqrt(x.var() + VARIANCE_EPSILON)
+
+
+def stack_batch(
+    items: list[NDArray[np.float32]], padding_value: float = 0.0, with_mask: bool = True
+) -> tuple[NDArray[np.float32], Optional[NDArray[np.int64]]]:
+    """One (B, T) batch of ITEMS and, only WITH_MASK, its attention mask: equal lengths are stacked
+    as they are, unequal ones right-padded (see :func:`pad_batch`)."""
+    if len({len(x) for x in items}) > 1:
+        batch, mask = pad_batch(items, padding_value)
+        return batch, mask if with_mask else None
+    batch = np.stack([np.asarray(x, dtype=np.float32) for x in items])
+    return batch, np.ones(batch.shape, dtype=np.int64) if with_mask else None
 
 
 def pad_batch(

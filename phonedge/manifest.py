@@ -29,6 +29,12 @@ class AudioSpec:
     feat_extract_norm: str = "layer"
     frame_stride: int = 320
     receptive_field: int = 400
+    normalized_in_graph: bool = False  # the graph normalises input_values itself (--target cuda bundles)
+
+    @property
+    def runtime_normalizes(self) -> bool:
+        """Whether the runtime normalises the waveform before the graph (not when the graph does it)."""
+        return self.do_normalize and not self.normalized_in_graph
 
 
 @dataclass(frozen=True)

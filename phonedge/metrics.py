@@ -11,6 +11,7 @@ from typing import Dict, List, Sequence, Union
 import numpy as np
 from numpy.typing import NDArray
 
+from .errors import InvalidInputError
 from .scoring import edit_distance
 
 PRECISION, RECALL, F1, SUPPORT = "Precision", "Recall", "F1-score", "Support"
@@ -35,7 +36,8 @@ def classification_report(y_true: Sequence[str], y_pred: Sequence[str], labels: 
         ``zero_division=0``); the averages' Support is the number of items.
 
     Raises:
-        ValueError: empty or mismatched inputs, duplicate or reserved labels, a reference outside labels.
+        InvalidInputError (a ValueError): empty or mismatched inputs, duplicate or reserved labels, a
+            reference outside labels.
     """
     labels = _check_labels(labels)
     true_idx, pred_idx = _encode(y_true, y_pred, labels)
@@ -52,7 +54,7 @@ def classification_report(y_true: Sequence[str], y_pred: Sequence[str], labels: 
     report[ACCURACY] = float(hits.sum() / total)
     report[MACRO] = _figures(precision.mean(), recall.mean(), f1.mean(), total)
     weights = support / total
-    report[WEIGHTED] = _figures(precision @ weights, recall @ weights, f1 @ weights, total)
+    report[WEIGHTED] = _figures(float(precision @ weights), float(recall @ weights), float(f1 @ weights), total)
     return report
 
 
@@ -74,7 +76,7 @@ def error_rate(refs: Sequence[Sequence[str]], hyps: Sequence[Sequence[str]]) -> 
     insertions), which is jiwer's rule: 0.0 when the hypotheses are empty too.
     """
     if len(refs) != len(hyps):
-        raise ValueError(f"got {len(refs)} references and {len(hyps)} hypotheses; they must pair up")
+        raise InvalidInputError(f"got {len(refs)} references and {len(hyps)} hypotheses; they must pair up")
     edits = sum(edit_distance(ref, hyp) for ref, hyp in zip(refs, hyps))
     units = sum(len(ref) for ref in refs)
     if units == 0:
@@ -104,20 +106,20 @@ def _texts(texts: Sequence[str]) -> Sequence[str]:
         return [texts]
     for text in texts:
         if not isinstance(text, str):
-            raise ValueError(f"transcripts must be strings, got {type(text).__name__}: {text!r}")
+            raise InvalidInputError(f"transcripts must be strings, got {type(text).__name__}: {text!r}")
     return texts
 
 
 def _check_labels(labels: Sequence[str]) -> List[str]:
-    """Return labels as a list, or raise ValueError for none, duplicates or reserved names."""
+    """Return labels as a list, or raise InvalidInputError for none, duplicates or reserved names."""
     labels = [str(label) for label in labels]
     if not labels:
-        raise ValueError("labels is empty: give the classes to report")
+        raise InvalidInputError("labels is empty: give the classes to report")
     if len(set(labels)) != len(labels):
-        raise ValueError(f"labels must be unique, got {labels}")
+        raise InvalidInputError(f"labels must be unique, got {labels}")
     reserved = {ACCURACY, MACRO, WEIGHTED} & set(labels)
     if reserved:
-        raise ValueError(f"{sorted(reserved)} cannot be class labels: the report uses these names")
+        raise InvalidInputError(f"{sorted(reserved)} cannot be class labels: the report uses these names")
     return labels
 
 
@@ -126,13 +128,13 @@ def _encode(
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Class indices of references and predictions; -1 for a prediction outside labels."""
     if len(y_true) != len(y_pred):
-        raise ValueError(f"got {len(y_true)} references and {len(y_pred)} predictions; they must pair up")
+        raise InvalidInputError(f"got {len(y_true)} references and {len(y_pred)} predictions; they must pair up")
     if len(y_true) == 0:
-        raise ValueError("no items: y_true and y_pred are empty")
+        raise InvalidInputError("no items: y_true and y_pred are empty")
     index = {label: k for k, label in enumerate(labels)}
     unknown = sorted({str(label) for label in y_true} - set(index))
     if unknown:
-        raise ValueError(f"reference labels {unknown} are not among the classes {labels}")
+        raise InvalidInputError(f"reference labels {unknown} are not among the classes {labels}")
     true_idx = np.array([index[str(label)] for label in y_true], dtype=np.int64)
     pred_idx = np.array([index.get(str(label), -1) for label in y_pred], dtype=np.int64)
     return true_idx, pred_idx

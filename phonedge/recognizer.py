@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .audio import PathLike, load_audio
+from .batching import BatchPolicy, batch_groups, batch_policy
 from .chunking import ChunkPlan
-from .ctc import CTCDecoder, transcript_ids, transcript_units
+from .ctc import CTCDecoder
+from .decide import Classify, ClassDecider
 from .errors import BundleNotFoundError, InvalidAudioError, ModelBundleError, PhonedgeError
-from .features import normalize, pad_batch
+from .features import normalize, stack_batch
 from .manifest import ClassLabel, Manifest, read_manifest
 from . import scoring
 from .result import Prediction, Token
-from .session import SessionConfig, create_session
+from .session import SessionConfig, create_session, graph_runner
+
+if TYPE_CHECKING:
+    from .stream import Stream, StreamOptions
 
 AudioInput = Union[PathLike, NDArray[np.generic]]
-CLASSIFY_METHODS = ("ctc", "nearest")
 
 
 class Recognizer:
@@ -33,6 +38,7 @@ class Recognizer:
         self.manifest = manifest
         self.chunking = chunking
         self._session = session
+        self._graph_run = graph_runner(session, manifest.graph.output)  # IO binding on CUDA (#14)
         self._inputs = [i.name for i in session.get_inputs()]
         missing = set(manifest.graph.inputs) - set(self._inputs)
         if missing:
@@ -56,6 +62,11 @@ class Recognizer:
         return list(self.manifest.labels)
 
     @property
+    def decoder(self) -> CTCDecoder:
+        """The greedy CTC decoder of this bundle's tokenizer."""
+        return self._decoder
+
+    @property
     def input_names(self) -> list[str]:
         """The graph's input names (``attention_mask`` among them when it takes one)."""
         return list(self._inputs)
@@ -71,27 +82,38 @@ class Recognizer:
         feeds: dict[str, NDArray[Any]] = {"input_values": batch}
         if "attention_mask" in self._inputs:
             feeds["attention_mask"] = mask if mask is not None else np.ones(batch.shape, dtype=np.int64)
-        return self._session.run([self.manifest.graph.output], feeds)[0]
+        return self._graph_run(feeds)
 
     def _prepare(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
-        return normalize(x, self.manifest.audio.do_normalize)
+        # A graph that normalises its input (--target cuda bundles) takes the raw waveform.
+        return normalize(x, self.manifest.audio.runtime_normalizes)
 
     def _chunk_limit(self) -> int:
         audio = self.manifest.audio
         return self.chunking.chunk_samples(self.sample_rate, audio.frame_stride, audio.receptive_field)
 
+    def window_logits(self, window: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Logits (frames, classes) of one window of mono float32 samples, normalised on its own."""
+        return self._run(self._prepare(window)[None, :], None)[0]
+
     def logits(self, samples: NDArray[np.float32]) -> NDArray[np.float32]:
-        """Logits (frames, classes) of mono float32 samples at the model rate, chunked when long."""
+        """Logits (frames, classes) of mono float32 samples at the model rate, in windows when long.
+
+        Each window is normalised on its own, as the transformers ASR pipeline does and as a live
+        stream must: on long recordings that is what keeps the error rate low (benchmarks/README.md).
+        """
         if len(samples) <= self._chunk_limit():
-            return self._run(self._prepare(samples)[None, :], None)[0]
+            return self.window_logits(samples)
         audio = self.manifest.audio
-        # Normalised once over the whole utterance, so every chunk sees what a single pass would.
-        normed = self._prepare(samples)
         pieces = []
         for chunk in self.chunking.windows(len(samples), self.sample_rate, audio.frame_stride, audio.receptive_field):
-            out = self._run(normed[None, chunk.start : chunk.stop], None)[0]
-            pieces.append(out[chunk.keep_from : chunk.keep_to])
+            pieces.append(self.window_logits(samples[chunk.start : chunk.stop])[chunk.keep_from : chunk.keep_to])
         return np.concatenate(pieces, axis=0)
+
+    @property
+    def batch_policy(self) -> BatchPolicy:
+        """How this bundle lets utterances share a batch (one by one for dynamic int8 graphs)."""
+        return batch_policy(self.manifest)
 
     def _batched_logits(self, items: list[NDArray[np.float32]], batch_size: int) -> list[NDArray[np.float32]]:
         """Per-item logits, batching only in ways that leave every item's result unchanged."""
@@ -100,50 +122,27 @@ class Recognizer:
         short = [i for i, x in enumerate(items) if len(x) <= limit]
         for i in set(range(len(items))) - set(short):
             out[i] = self.logits(items[i])
-        masked = self.manifest.has_attention_mask and self.manifest.audio.feat_extract_norm == "layer"
-        if self.manifest.graph.quantization.get("method") == "dynamic":
-            # Dynamic int8 takes one activation scale per tensor, i.e. per batch: any batch-mate
-            # would change an item's result, so such graphs run one item per call.
-            batch_size, groups = 1, [short]
-        elif masked:
-            # Padding with a mask leaves a layer-norm model's valid frames unchanged.
-            groups = [sorted(short, key=lambda i: len(items[i]))]
-        else:
-            # Without a mask any padding changes the result: only equal lengths share a batch.
-            by_len: dict[int, list[int]] = {}
-            for i in short:
-                by_len.setdefault(len(items[i]), []).append(i)
-            groups = list(by_len.values())
-        for group in groups:
-            for k in range(0, len(group), batch_size):
-                idx = group[k : k + batch_size]
-                batch, mask = pad_batch([self._prepare(items[i]) for i in idx], self.manifest.audio.padding_value)
-                logits = self._run(batch, mask if masked else None)
-                for row, i in enumerate(idx):
-                    out[i] = logits[row, : self.frames_for(len(items[i]))]
+        policy = self.batch_policy
+        feeds_mask = "attention_mask" in self._inputs  # built only for a graph that takes one
+        for group in batch_groups(policy, [len(items[i]) for i in short], batch_size):
+            idx = [short[g] for g in group]
+            prepared = [self._prepare(items[i]) for i in idx]
+            batch, mask = stack_batch(prepared, self.manifest.audio.padding_value, feeds_mask)
+            logits = self._run(batch, mask)
+            for row, i in enumerate(idx):
+                out[i] = logits[row, : self.frames_for(len(items[i]))]
         return [o for o in out if o is not None]
 
     # -- results -----------------------------------------------------------------------------
 
-    def _targets(self, labels: Sequence[ClassLabel]) -> list[list[int]]:
-        tok = self.manifest.tokenizer
-        targets = []
-        for lab in labels:
-            try:
-                targets.append(transcript_ids(tok, lab.transcript))
-            except PhonedgeError as exc:
-                raise PhonedgeError(f"class {lab.label!r}: {exc}") from None
-        return targets
+    def decider(self, labels: Optional[Sequence[ClassLabel]] = None, classify: Classify = "ctc") -> ClassDecider:
+        """The class decision rule for these labels (default: the bundle's) and method."""
+        return ClassDecider(self.manifest.tokenizer, self.labels if labels is None else list(labels), classify)
 
-    def _result(
-        self,
-        logits: NDArray[np.float32],
-        n_samples: int,
-        labels: Sequence[ClassLabel],
-        targets: list[list[int]],
-        classify: str,
-        return_logits: bool,
+    def result(
+        self, logits: NDArray[np.float32], n_samples: int, decider: ClassDecider, return_logits: bool = False
     ) -> Prediction:
+        """The Prediction for one utterance's logits: decoded tokens, confidence and class decision."""
         log_probs = scoring.log_softmax(np.asarray(logits, dtype=np.float32))
         seg = self._decoder.segments(log_probs)
         step = self.manifest.audio.frame_stride / self.sample_rate
@@ -155,19 +154,7 @@ class Recognizer:
         ]
         confidence = float(np.exp(log_probs.max(axis=-1).mean())) if len(log_probs) else 0.0
         text = self._decoder.text(seg.ids)
-        label = probs = None
-        if labels:
-            if classify == "ctc":
-                scores = scoring.class_log_likelihoods(log_probs, targets, self.manifest.tokenizer.blank_id)
-                post = scoring.posteriors_from_log_likelihoods(scores)
-                probs = {lab.label: float(p) for lab, p in zip(labels, post)}
-                # Too few frames for every class transcript: no class fits, say so rather than pick one.
-                label = None if np.isneginf(scores).all() else labels[int(np.argmax(post))].label
-            else:
-                tok = self.manifest.tokenizer
-                units = [transcript_units(tok, lab.transcript) for lab in labels]
-                best = scoring.nearest_class(transcript_units(tok, text), units)
-                label = labels[best].label
+        label, probs = decider.decide(log_probs, text)
         return Prediction(
             text=text,
             tokens=tokens,
@@ -178,13 +165,24 @@ class Recognizer:
             logits=logits if return_logits else None,
         )
 
-    def _check_classify(self, classify: str) -> None:
-        if classify not in CLASSIFY_METHODS:
-            raise PhonedgeError(f"classify must be one of {', '.join(CLASSIFY_METHODS)}, got {classify!r}")
-
-    def load(self, audio: AudioInput, sample_rate: Optional[int] = None) -> NDArray[np.float32]:
+    def read_audio(self, audio: AudioInput, sample_rate: Optional[int] = None) -> NDArray[np.float32]:
         """Decode/validate one input into mono float32 samples at the model rate."""
         return load_audio(audio, sample_rate, self.sample_rate, self.manifest.audio.receptive_field)
+
+    def load(self, audio: AudioInput, sample_rate: Optional[int] = None) -> NDArray[np.float32]:
+        """Deprecated name of :meth:`read_audio` (it read like ``phonedge.load``); removed in 0.3."""
+        warnings.warn("Recognizer.load(audio) is renamed Recognizer.read_audio(audio); load goes in 0.3",
+                      DeprecationWarning, stacklevel=2)
+        return self.read_audio(audio, sample_rate)
+
+    def stream(self, options: Optional[StreamOptions] = None, **overrides: Any) -> Stream:
+        """A live-audio :class:`phonedge.Stream` on this recogniser (one per audio source)."""
+        from .stream import Stream, StreamOptions
+
+        base = options or StreamOptions()
+        if overrides:
+            base = base.replace(**overrides)
+        return Stream(self, base)
 
     def predict(
         self,
@@ -192,7 +190,7 @@ class Recognizer:
         sample_rate: Optional[int] = None,
         *,
         labels: Optional[Sequence[ClassLabel]] = None,
-        classify: str = "ctc",
+        classify: Classify = "ctc",
         return_logits: bool = False,
     ) -> Prediction:
         """Transcribe one utterance.
@@ -211,11 +209,9 @@ class Recognizer:
         Raises:
             AudioError: the audio is missing, unreadable, too short or malformed.
         """
-        self._check_classify(classify)
-        samples = self.load(audio, sample_rate)
-        labels = self.labels if labels is None else list(labels)
-        targets = self._targets(labels)
-        return self._result(self.logits(samples), len(samples), labels, targets, classify, return_logits)
+        decider = self.decider(labels, classify)
+        samples = self.read_audio(audio, sample_rate)
+        return self.result(self.logits(samples), len(samples), decider, return_logits)
 
     def predict_batch(
         self,
@@ -224,22 +220,22 @@ class Recognizer:
         *,
         batch_size: int = 8,
         labels: Optional[Sequence[ClassLabel]] = None,
-        classify: str = "ctc",
+        classify: Classify = "ctc",
         return_logits: bool = False,
     ) -> list[Prediction]:
-        """Transcribe many utterances; each result equals what :meth:`predict` gives for that item."""
-        self._check_classify(classify)
+        """Transcribe many utterances; each result equals what :meth:`predict` gives for that item.
+
+        ``batch_size`` caps the items per ONNX call where :attr:`batch_policy` lets items share
+        one; dynamic int8 bundles run one item per call whatever it is.
+        """
+        decider = self.decider(labels, classify)
         if isinstance(audios, (str, os.PathLike, np.ndarray)):
             raise InvalidAudioError("predict_batch takes a list of inputs; use predict for one")
         if batch_size < 1:
             raise PhonedgeError(f"batch_size must be >= 1, got {batch_size}")
-        items = [self.load(a, sample_rate) for a in audios]
-        labels = self.labels if labels is None else list(labels)
-        targets = self._targets(labels)
+        items = [self.read_audio(a, sample_rate) for a in audios]
         all_logits = self._batched_logits(items, batch_size)
-        return [
-            self._result(lg, len(x), labels, targets, classify, return_logits) for lg, x in zip(all_logits, items)
-        ]
+        return [self.result(lg, len(x), decider, return_logits) for lg, x in zip(all_logits, items)]
 
 
 def load(
@@ -249,6 +245,8 @@ def load(
     threads: int = 0,
     graph_optimization: str = "all",
     chunking: Optional[ChunkPlan] = None,
+    session_options: Optional[Mapping[str, Any]] = None,
+    provider_options: Optional[Mapping[str, Any]] = None,
 ) -> Recognizer:
     """Open a bundle folder written by ``phonedge export``.
 
@@ -257,7 +255,12 @@ def load(
         provider: ``"cpu"`` (default), ``"cuda"`` or ``"tensorrt"`` (these need onnxruntime-gpu).
         threads: intra-op threads; 0 lets ONNX Runtime choose (one per physical core).
         graph_optimization: ``"disable"``, ``"basic"``, ``"extended"`` or ``"all"``.
-        chunking: long-audio chunking; default 20 s chunks with 4 s strides on each side.
+        chunking: long-audio windows, each normalised on its own; default
+            ``ChunkPlan.for_provider(provider)`` (the CPU default, or one pass up to 120 s on a GPU provider).
+        session_options: ``onnxruntime.SessionOptions`` attributes to set, passed straight through
+            (e.g. ``{"enable_profiling": True}``); they override the settings above.
+        provider_options: options of the chosen provider, passed straight through to ONNX Runtime
+            (e.g. ``{"device_id": 1}`` for CUDA).
 
     Raises:
         BundleNotFoundError: the folder, its manifest or its ONNX file is missing.
@@ -272,6 +275,8 @@ def load(
             f"{path}: the ONNX file {manifest.graph.file!r} named in the manifest is missing; export again"
         )
     session = create_session(
-        model_path, SessionConfig(provider=provider, intra_op_threads=threads, graph_optimization=graph_optimization)
+        model_path,
+        SessionConfig(provider=provider, intra_op_threads=threads, graph_optimization=graph_optimization,
+                      session_options=dict(session_options or {}), provider_options=dict(provider_options or {})),
     )
-    return Recognizer(path, manifest, session, chunking or ChunkPlan())
+    return Recognizer(path, manifest, session, chunking or ChunkPlan.for_provider(provider))

@@ -20,6 +20,11 @@ class Token:
     end: float
     confidence: float
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form, times rounded to 0.1 ms."""
+        return {"text": self.text, "id": self.id, "start": round(self.start, 4), "end": round(self.end, 4),
+                "confidence": round(self.confidence, 6)}
+
 
 @dataclass(frozen=True)
 class Prediction:
@@ -52,11 +57,7 @@ class Prediction:
             "token_ids": self.token_ids,
         }
         if timestamps:
-            out["tokens"] = [
-                {"text": t.text, "id": t.id, "start": round(t.start, 4), "end": round(t.end, 4),
-                 "confidence": round(t.confidence, 6)}
-                for t in self.tokens
-            ]
+            out["tokens"] = [t.to_dict() for t in self.tokens]
         if self.label is not None:
             out["label"] = self.label
             out["label_probs"] = {k: round(v, 6) for k, v in (self.label_probs or {}).items()}

@@ -7,6 +7,8 @@ from typing import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from .errors import InvalidInputError
+
 
 def log_softmax(logits: NDArray[np.floating], axis: int = -1) -> NDArray[np.floating]:
     """Stable log-softmax along ``axis``; float inputs keep their dtype, all -inf rows stay -inf."""
@@ -34,7 +36,7 @@ def ctc_log_likelihood(log_probs: NDArray[np.floating], target: Sequence[int], b
         one frame per adjacent repeat; the sum of the blank log-probabilities for an empty target.
 
     Raises:
-        ValueError: log_probs is not 2-D or holds NaN/+inf, blank or a label is out of range,
+        InvalidInputError (a ValueError): log_probs is not 2-D or holds NaN/+inf, blank or a label is out of range,
             or the target holds the blank.
     """
     lp = _check_log_probs(log_probs)
@@ -49,7 +51,7 @@ def class_log_likelihoods(
     lp = _check_log_probs(log_probs)
     _check_blank(blank, lp.shape[1])
     if len(targets) == 0:
-        raise ValueError("targets is empty: give at least one class target")
+        raise InvalidInputError("targets is empty: give at least one class target")
     checked = [_check_target(target, lp.shape[1], blank) for target in targets]
     return np.array([_forward(lp, target, blank) for target in checked], dtype=np.float64)
 
@@ -70,9 +72,9 @@ def posteriors_from_log_likelihoods(log_likelihoods: NDArray[np.floating]) -> ND
     """Softmax over a (C,) vector of class log-likelihoods; uniform when all are -inf."""
     scores = np.asarray(log_likelihoods, dtype=np.float64)
     if scores.ndim != 1 or scores.size == 0:
-        raise ValueError(f"expected a non-empty 1-D vector of log-likelihoods, got shape {scores.shape}")
+        raise InvalidInputError(f"expected a non-empty 1-D vector of log-likelihoods, got shape {scores.shape}")
     if np.isnan(scores).any() or np.isposinf(scores).any():
-        raise ValueError("log-likelihoods must not hold NaN or +inf")
+        raise InvalidInputError("log-likelihoods must not hold NaN or +inf")
     if np.isneginf(scores).all():
         return np.full(scores.shape, 1.0 / scores.size)
     return np.exp(log_softmax(scores))
@@ -97,39 +99,39 @@ def edit_distance(a: Sequence[str], b: Sequence[str]) -> int:
 def nearest_class(units: Sequence[str], class_units: Sequence[Sequence[str]]) -> int:
     """Index of the class transcript closest to ``units`` by edit distance; ties go to the lowest index."""
     if len(class_units) == 0:
-        raise ValueError("class_units is empty: give at least one class transcript")
+        raise InvalidInputError("class_units is empty: give at least one class transcript")
     distances = [edit_distance(units, candidate) for candidate in class_units]
     return int(np.argmin(distances))
 
 
 def _check_log_probs(log_probs: NDArray[np.floating]) -> NDArray[np.float64]:
-    """Return log_probs as a (T, V) float64 array, or raise ValueError."""
+    """Return log_probs as a (T, V) float64 array, or raise InvalidInputError."""
     lp = np.asarray(log_probs, dtype=np.float64)
     if lp.ndim != 2 or lp.shape[1] == 0:
-        raise ValueError(f"log_probs must be a (frames, vocabulary) array, got shape {lp.shape}")
+        raise InvalidInputError(f"log_probs must be a (frames, vocabulary) array, got shape {lp.shape}")
     if np.isnan(lp).any() or np.isposinf(lp).any():
-        raise ValueError("log_probs holds NaN or +inf; pass log_softmax(logits) of finite logits")
+        raise InvalidInputError("log_probs holds NaN or +inf; pass log_softmax(logits) of finite logits")
     return lp
 
 
 def _check_blank(blank: int, vocab_size: int) -> None:
-    """Raise ValueError unless blank is a valid id."""
+    """Raise InvalidInputError unless blank is a valid id."""
     if not 0 <= int(blank) < vocab_size:
-        raise ValueError(f"blank id {blank} is outside the vocabulary of {vocab_size}")
+        raise InvalidInputError(f"blank id {blank} is outside the vocabulary of {vocab_size}")
 
 
 def _check_target(target: Sequence[int], vocab_size: int, blank: int) -> NDArray[np.int64]:
-    """Return target as a 1-D int64 array of valid non-blank ids, or raise ValueError."""
+    """Return target as a 1-D int64 array of valid non-blank ids, or raise InvalidInputError."""
     raw = np.asarray(target)
     if raw.size == 0:
         return np.zeros(0, dtype=np.int64)
     if raw.ndim != 1 or not np.issubdtype(raw.dtype, np.integer):
-        raise ValueError(f"a target must be a flat sequence of integer label ids, got {target!r}")
+        raise InvalidInputError(f"a target must be a flat sequence of integer label ids, got {target!r}")
     ids = raw.astype(np.int64)
     if ((ids < 0) | (ids >= vocab_size)).any():
-        raise ValueError(f"target {ids.tolist()} holds ids outside the vocabulary of {vocab_size}")
+        raise InvalidInputError(f"target {ids.tolist()} holds ids outside the vocabulary of {vocab_size}")
     if (ids == blank).any():
-        raise ValueError(f"target {ids.tolist()} holds the blank id {blank}; targets are labels only")
+        raise InvalidInputError(f"target {ids.tolist()} holds the blank id {blank}; targets are labels only")
     return ids
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ctypes
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping
+
+import numpy as np
 
 from .errors import ModelBundleError, ProviderError
 
@@ -32,6 +34,8 @@ class SessionConfig:
     inter_op_threads: int = 0
     graph_optimization: str = "all"
     memory_pattern: bool = False
+    session_options: Mapping[str, Any] = field(default_factory=dict)
+    provider_options: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _provider_chain(name: str, available: list[str]) -> list[str]:
@@ -74,16 +78,54 @@ def create_session(model_path: Path, config: SessionConfig) -> Any:
         "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
         "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
     }[config.graph_optimization]
+    for name, value in config.session_options.items():
+        if name.startswith("_") or not hasattr(options, name):
+            raise ProviderError(f"onnxruntime.SessionOptions has no option {name!r}")
+        try:
+            setattr(options, name, value)
+        except (TypeError, AttributeError) as exc:
+            raise ProviderError(f"session option {name}={value!r} refused by ONNX Runtime: {exc}") from exc
     providers = _provider_chain(config.provider, ort.get_available_providers())
+    # The options go to the requested provider; its fallbacks (CPU) keep their defaults.
+    provider_options = [dict(config.provider_options)] + [{} for _ in providers[1:]]
     try:
-        session = ort.InferenceSession(str(model_path), sess_options=options, providers=providers)
+        session = ort.InferenceSession(str(model_path), sess_options=options, providers=providers,
+                                       provider_options=provider_options)
     except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
+        if config.provider_options:
+            raise ProviderError(
+                f"ONNX Runtime refused provider options {dict(config.provider_options)}: "
+                f"{str(exc).strip().splitlines()[0][:300]}"
+            ) from exc
         raise ModelBundleError(
             f"ONNX Runtime cannot load {model_path}: {str(exc).strip().splitlines()[0][:300]} "
             "(the file is corrupt or was written by an incompatible exporter; export the bundle again)"
         ) from exc
     release_freed_memory()
     return session
+
+
+def graph_runner(session: Any, output: str, io_binding: bool | None = None) -> Callable[[dict[str, Any]], Any]:
+    """A function running SESSION on feeds and returning OUTPUT as numpy.
+
+    With IO binding (default: on the CUDA provider only) the inputs are copied to the device once
+    each and the output is bound to host memory, so a call moves the waveform (and mask) in and the
+    logits out and nothing else; otherwise it is a plain ``session.run``.
+    """
+    if io_binding is None:
+        io_binding = session.get_providers()[0] == PROVIDERS["cuda"]
+    if not io_binding:
+        return lambda feeds: session.run([output], feeds)[0]
+
+    def run(feeds: dict[str, Any]) -> Any:
+        binding = session.io_binding()
+        for name, value in feeds.items():
+            binding.bind_cpu_input(name, np.ascontiguousarray(value))
+        binding.bind_output(output, "cpu")
+        session.run_with_iobinding(binding)
+        return binding.copy_outputs_to_cpu()[0]
+
+    return run
 
 
 def release_freed_memory() -> bool:

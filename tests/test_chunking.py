@@ -33,8 +33,9 @@ def test_short_audio_is_one_chunk_without_strides() -> None:
     assert list(ChunkPlan().windows(16000 * 5, RATE, STRIDE, FIELD)) == [Chunk(0, 80000, 0, frames_for(80000))]
 
 
-def test_chunk_size_is_whole_frames() -> None:
-    assert ChunkPlan(20.0).chunk_samples(RATE, STRIDE, FIELD) == 1000 * STRIDE + 80
+def test_chunk_size_is_whole_strides_like_the_pipeline() -> None:
+    # transformers' pipeline aligns chunk_length_s to inputs_to_logits_ratio: 20 s -> 320,000 samples.
+    assert ChunkPlan(20.0).chunk_samples(RATE, STRIDE, FIELD) == 1000 * STRIDE
 
 
 @pytest.mark.parametrize("kwargs", [dict(chunk_s=0), dict(left_s=-1), dict(chunk_s=10, left_s=5, right_s=5)])

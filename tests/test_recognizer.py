@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from phonedge.audio import load_audio
 from phonedge.errors import PhonedgeError
 
 RATE = 16000
+ONE_PASS = phonedge.ChunkPlan(600.0, 0.0, 0.0)  # windows longer than any test input
 
 
 def signals(seed: int, lengths: list[int]) -> list[np.ndarray]:
@@ -142,20 +145,46 @@ def local_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "bundle"
 
 
-def test_chunked_equals_unchunked_when_context_suffices(local_bundle: Path) -> None:
-    """Chunks on the frame grid with enough context reproduce the single pass frame for frame."""
+def _without_normalisation(bundle: Path, out: Path) -> Path:
+    """A copy of a bundle whose manifest skips input normalisation (the identity on every window)."""
+    shutil.copytree(bundle, out)
+    data = json.loads((out / "phonedge.json").read_text())
+    data["audio"]["do_normalize"] = False
+    (out / "phonedge.json").write_text(json.dumps(data))
+    return out
+
+
+def test_chunked_equals_unchunked_when_context_suffices(local_bundle: Path, tmp_path: Path) -> None:
+    """Chunks on the frame grid with enough context reproduce the single pass frame for frame.
+
+    Windows are normalised one by one, so the geometry is checked with normalisation off.
+    """
+    bundle = _without_normalisation(local_bundle, tmp_path / "raw")
     x = signals(8, [16000 * 7 + 123])[0]
-    whole = phonedge.load(local_bundle).predict(x, RATE, return_logits=True)
-    chunked = phonedge.load(local_bundle, chunking=phonedge.ChunkPlan(2.0, 0.4, 0.4)).predict(x, RATE,
-                                                                                             return_logits=True)
+    whole = phonedge.load(bundle, chunking=ONE_PASS).predict(x, RATE, return_logits=True)
+    chunked = phonedge.load(bundle, chunking=phonedge.ChunkPlan(2.0, 0.4, 0.4)).predict(x, RATE, return_logits=True)
     assert chunked.logits.shape == whole.logits.shape
     assert float(np.abs(chunked.logits - whole.logits).max()) <= 1e-4
     assert chunked.text == whole.text
     # Control: without context the positional conv misses frames at chunk edges, and the test sees it.
-    blind = phonedge.load(local_bundle, chunking=phonedge.ChunkPlan(2.0, 0.0, 0.0)).predict(x, RATE,
-                                                                                          return_logits=True)
+    blind = phonedge.load(bundle, chunking=phonedge.ChunkPlan(2.0, 0.0, 0.0)).predict(x, RATE, return_logits=True)
     assert blind.logits.shape == whole.logits.shape
     assert float(np.abs(blind.logits - whole.logits).max()) > 1e-3
+
+
+def test_each_window_is_normalised_on_its_own(local_bundle: Path) -> None:
+    """Long input: every window's frames are those of that window normalised alone."""
+    rec = phonedge.load(local_bundle, chunking=phonedge.ChunkPlan(2.0, 0.4, 0.4))
+    x = signals(9, [16000 * 7 + 123])[0] * np.linspace(0.1, 3.0, 16000 * 7 + 123, dtype=np.float32)
+    got = rec.predict(x, RATE, return_logits=True).logits
+    pieces = []
+    for c in rec.chunking.windows(len(x), RATE, 320, 400):
+        w = x[c.start : c.stop]
+        normed = (w - w.mean()) / np.sqrt(w.var() + 1e-7)
+        pieces.append(rec._run(normed[None, :].astype(np.float32), None)[0][c.keep_from : c.keep_to])
+    np.testing.assert_allclose(got, np.concatenate(pieces), atol=1e-5)
+    whole_norm = rec._run(((x - x.mean()) / np.sqrt(x.var() + 1e-7))[None, :].astype(np.float32), None)[0]
+    assert float(np.abs(got - whole_norm).max()) > 1e-2  # one normalisation over all would differ
 
 
 def test_chunking_real_speech(reference_bundles: dict) -> None:
@@ -169,7 +198,7 @@ def test_chunking_real_speech(reference_bundles: dict) -> None:
     lexicon = {"0": "z ih r ow", "1": "w ah n", "2": "t uw", "3": "th r iy"}
     audio_dir = Path(__file__).resolve().parents[1] / "reference" / "audio"
     gap = np.zeros(int(0.3 * RATE), np.float32)
-    whole = phonedge.load(reference_bundles["none"])
+    whole = phonedge.load(reference_bundles["none"], chunking=ONE_PASS)
     chunked = phonedge.load(reference_bundles["none"], chunking=phonedge.ChunkPlan(3.0, 1.0, 1.0))
     truth, one_pass, in_chunks = [], [], []
     for speaker in ("jackson", "theo", "nicolas", "george", "lucas", "yweweler"):

@@ -1,0 +1,478 @@
+"""Streaming workload: accuracy of live segmentation, latency and cost of ``Recognizer.stream()``.
+
+Three parts, one JSON file (benchmarks/results/streaming.json) and a "Streaming" section in RESULTS.md:
+
+1. Accuracy (reference model): the 120 FSDD test utterances (reference/eval.tsv) in one stream with
+   0.5-1.5 s pauses, fed in 100 ms blocks. Utterances found as their own segment; final labels vs
+   ``predict`` on each utterance alone; finals vs ``predict`` on the segment's samples (must be all);
+   share of tentative tokens that the next partial (or the final) changes.
+2. Virtual clock (xlsr-53-size int8 bundle, 2 threads): FSDD utterances cycled with pauses for
+   ``--minutes``. Audio block i arrives at its real time; its ``accept`` starts when both the block
+   and the previous call are done and takes its measured compute. The speech events (segments,
+   partials, finals) come from the reference model, since random xlsr-53 weights say nothing useful;
+   every window and final is also run on the xlsr-53 bundle, and that measured time (plus the
+   stream's own numpy work) is what the clock charges. So the latencies are those of an xlsr-53-size
+   model that segments like the reference model. RSS is sampled along the way. Speech onset and end
+   of each utterance: its first and last 20 ms frame above the stream's energy gate (-50 dBFS).
+3. Wall clock: the same hybrid fed in real time from a producer thread for ``--wall-minutes``
+   (the listen command's structure), latencies measured on the wall clock.
+4. An hour (``--memory-minutes``) on the virtual clock with the reference model alone: RSS and backlog
+   over a long stream (the stream's buffers do not depend on the model's size).
+
+    python -m benchmarks.streaming [--bundle REF_INT8] [--speed-bundle XLSR_INT8] [--minutes 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+RATE = 16000
+BLOCK = RATE // 10  # 100 ms
+
+
+def log(message: str) -> None:
+    """Progress on stderr."""
+    import sys
+
+    print(f"[streaming] {message}", file=sys.stderr, flush=True)
+
+
+def fsdd_rows() -> list[list[str]]:
+    """The eval manifest rows: path, transcript, label."""
+    return [line.split("\t") for line in (REPO / "reference" / "eval.tsv").read_text().splitlines()[1:]]
+
+
+def build_stream(seconds: Optional[float], seed: int = 0) -> tuple[np.ndarray, list[tuple[int, int, str]]]:
+    """Utterances with 0.5-1.5 s pauses (all 120 once, or cycled up to SECONDS); sample spans and labels."""
+    from phonedge.audio import load_audio
+
+    rows = fsdd_rows()
+    clips = [(load_audio(REPO / "reference" / r[0], None, RATE, 400), r[2]) for r in rows]
+    rng = np.random.default_rng(seed)
+    parts, spans, at = [np.zeros(RATE, np.float32)], [], RATE
+    i = 0
+    while (seconds is None and i < len(clips)) or (seconds is not None and at < seconds * RATE):
+        x, label = clips[i % len(clips)]
+        pause = np.zeros(int(rng.uniform(0.5, 1.5) * RATE), np.float32)
+        parts += [x, pause]
+        spans.append((at, at + len(x), label))
+        at += len(x) + len(pause)
+        i += 1
+    return np.concatenate(parts), spans
+
+
+def speech_spans(audio: np.ndarray, spans: list[tuple[int, int, str]], gate_db: float) -> list[tuple[int, int, str]]:
+    """Each utterance's speech: from its first to its last 20 ms frame louder than GATE_DB (recordings
+    carry some silence of their own), as the latencies' onset and end of speech."""
+    from phonedge.endpoint import frame_energy_db
+
+    out = []
+    for start, stop, label in spans:
+        x = audio[start:stop]
+        frames = max(1, (len(x) - 400) // 320 + 1)
+        loud = np.flatnonzero(frame_energy_db(x, frames, 320, 400) >= gate_db)
+        if loud.size == 0:
+            out.append((start, stop, label))
+        else:
+            out.append((start + int(loud[0]) * 320, start + min(len(x), int(loud[-1]) * 320 + 400), label))
+    return out
+
+
+def _overlaps(event: Any, span: tuple[int, int, str]) -> bool:
+    return event.start_sample < span[1] and event.end_sample > span[0]
+
+
+def accuracy(bundle: Path, threads: int) -> dict[str, Any]:
+    """Part 1: segments vs utterances, labels vs predict, finals vs predict, tentative changes."""
+    import phonedge
+
+    rec = phonedge.load(bundle, threads=threads)
+    audio, spans = build_stream(None)
+    stream = rec.stream()
+    events = []
+    for at in range(0, len(audio), BLOCK):
+        events += stream.accept(audio[at : at + BLOCK])
+    events += stream.finish()
+    finals = [e for e in events if e.kind == "final"]
+    spoken = [e for e in finals if e.tokens]
+    own = same_label = true_label = padded_same = 0
+    margin = int(0.3 * RATE)
+    for span in spans:
+        hits = [e for e in spoken if _overlaps(e, span)]
+        alone = len(hits) == 1 and not any(_overlaps(hits[0], other) for other in spans if other is not span)
+        own += alone
+        offline = rec.predict(audio[span[0] : span[1]], RATE)
+        # The same utterance offline with 0.3 s of the stream's silence each side: how much context alone moves labels.
+        padded_same += rec.predict(audio[span[0] - margin : span[1] + margin], RATE).label == offline.label
+        if alone:
+            same_label += hits[0].label == offline.label
+            true_label += hits[0].label == span[2]
+    identical = sum(_final_equals_predict(rec, audio, e) for e in finals)
+    changes = tentative_changes(events)
+    out = {
+        "stream_s": len(audio) / RATE, "utterances": len(spans), "finals": len(finals),
+        "finals_with_tokens": len(spoken), "own_segment": own, "own_segment_share": own / len(spans),
+        "label_equals_predict": same_label, "label_equals_predict_share": same_label / len(spans),
+        "label_equals_truth_share": true_label / len(spans),
+        "offline_padded_label_equals_offline_share": padded_same / len(spans),
+        "finals_identical_to_predict": identical, "partials": sum(e.kind == "partial" for e in events), **changes,
+    }
+    log(f"accuracy: {own}/{len(spans)} utterances as their own segment, labels == predict {same_label}, "
+        f"finals == predict {identical}/{len(finals)}, tentative changed {changes['tentative_changed_share']:.3f}")
+    return out
+
+
+def _final_equals_predict(rec: Any, audio: np.ndarray, final: Any) -> bool:
+    pred = rec.predict(audio[final.start_sample : final.end_sample], RATE)
+    offset = final.start_sample / RATE
+    shifted = [(t.text, t.id, t.start + offset, t.end + offset, t.confidence) for t in pred.tokens]
+    return (final.text == pred.text and [(t.text, t.id, t.start, t.end, t.confidence) for t in final.tokens] == shifted
+            and final.label == pred.label and final.label_probs == pred.label_probs)
+
+
+def tentative_changes(events: list[Any]) -> dict[str, Any]:
+    """Share of tentative tokens missing (same id and start) from the segment's next event; stable vs final."""
+    tentative = changed = stable = stable_not_final = 0
+    pending: list[Any] = []  # the tentative tokens of the previous partial
+    seg_stable: list[Any] = []
+    for event in events:
+        later = {(t.id, round(t.start, 3)) for t in event.tokens}
+        changed += sum((t.id, round(t.start, 3)) not in later for t in pending)
+        if event.kind == "final":
+            stable += len(seg_stable)
+            stable_not_final += sum((t.id, round(t.start, 3)) not in later for t in seg_stable)
+            pending, seg_stable = [], []
+        else:
+            tentative += len(event.tentative)
+            pending, seg_stable = list(event.tentative), list(event.stable)
+    return {"tentative_tokens": tentative, "tentative_changed": changed,
+            "tentative_changed_share": changed / tentative if tentative else 0.0,
+            "stable_tokens_at_final": stable, "stable_not_in_final": stable_not_final,
+            "stable_not_in_final_share": stable_not_final / stable if stable else 0.0}
+
+
+class ChargedRecognizer:
+    """The reference recogniser's answers, with the same windows and finals also run on a speed bundle.
+
+    ``charged`` accumulates the speed bundle's time; ``free`` the reference model's own time
+    (which the clock does not charge).
+    """
+
+    def __init__(self, answers: Any, speed: Any) -> None:
+        """Wrap two loaded recognisers of the same sample rate and frame grid."""
+        self._answers, self._speed = answers, speed
+        self.charged = self.free = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._answers, name)
+
+    def _both(self, method: str, x: np.ndarray) -> np.ndarray:
+        t0 = time.perf_counter()
+        if self._speed is not None:
+            getattr(self._speed, method)(x)
+        t1 = time.perf_counter()
+        out = getattr(self._answers, method)(x)
+        t2 = time.perf_counter()
+        if self._speed is None:  # no speed bundle: the reference model's own time is charged
+            self.charged += t2 - t1
+        else:
+            self.charged += t1 - t0
+            self.free += t2 - t1
+        return out
+
+    def window_logits(self, window: np.ndarray) -> np.ndarray:
+        """Reference logits; the speed bundle's time is charged."""
+        return self._both("window_logits", window)
+
+    def logits(self, samples: np.ndarray) -> np.ndarray:
+        """Reference logits; the speed bundle's time is charged."""
+        return self._both("logits", samples)
+
+
+def rss_mb() -> float:
+    """Resident set size of this process, MiB."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mb() -> float:
+    """High-water mark of the resident set (VmHWM), MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class LatencyMeter:
+    """First-token, commit and final latencies, accumulated event by event (holds no events)."""
+
+    def __init__(self, spans: list[tuple[int, int, str]]) -> None:
+        """Latencies against these utterance spans (samples)."""
+        self.starts = np.array([s[0] for s in spans]) / RATE
+        self.ends = np.array([s[1] for s in spans]) / RATE
+        self.first: dict[int, float] = {}
+        self.final: list[float] = []
+        self.commit: list[float] = []
+        self._committed: dict[tuple[int, float], float] = {}  # the open segment's stable tokens
+
+    def _utterance(self, t: float) -> int:
+        return int(np.searchsorted(self.starts, t, side="right") - 1)
+
+    def add(self, when: float, event: Any) -> None:
+        """Account for one event emitted at WHEN (seconds on the clock of the run)."""
+        for tok in event.tokens:
+            u = self._utterance(tok.start)
+            if u >= 0 and tok.start <= self.ends[u] + 0.3:
+                self.first.setdefault(u, when - self.starts[u])
+        for tok in event.stable:
+            self._committed.setdefault((tok.id, round(tok.start, 2)), when)
+        if event.kind == "final":
+            if event.tokens:
+                u = self._utterance(event.tokens[-1].start)
+                if u >= 0:
+                    self.final.append(when - self.ends[u])
+            for tok in event.tokens:
+                self.commit.append(min(self._committed.get((tok.id, round(tok.start, 2)), when), when) - tok.end)
+            self._committed = {}
+
+    def figures(self) -> dict[str, Any]:
+        """p50/p90 of each latency."""
+        def pct(values: list[float]) -> dict[str, Any]:
+            if not values:
+                return {"p50": None, "p90": None, "n": 0}
+            return {"p50": float(np.percentile(values, 50)), "p90": float(np.percentile(values, 90)),
+                    "n": len(values)}
+
+        return {"first_token_s": pct(list(self.first.values())), "commit_s": pct(self.commit),
+                "final_s": pct(self.final)}
+
+
+def virtual_clock(answers: Path, speed: Optional[Path], threads: int, minutes: float) -> dict[str, Any]:
+    """Part 2: the stream on a clock that charges measured compute (SPEED None: the reference model's own)."""
+    import phonedge
+
+    rec = ChargedRecognizer(phonedge.load(answers, threads=threads),
+                            None if speed is None else phonedge.load(speed, threads=threads))
+    audio, spans = build_stream(minutes * 60, seed=1)
+    stream = rec.stream()
+    log(f"virtual clock: {len(audio) / RATE / 60:.1f} min of audio, {len(spans)} utterances")
+    done = 0.0
+    meter = LatencyMeter(speech_spans(audio, spans, stream.options.energy_gate_db or -50.0))
+    blocks = range(0, len(audio), BLOCK)
+    # Preallocated so that the run's own records do not grow the RSS it samples.
+    lags, charges = np.zeros(len(blocks)), np.zeros(len(blocks))
+    memory: list[tuple[float, float]] = []
+    t_start = time.perf_counter()
+    for n, at in enumerate(blocks):
+        arrival = (at + BLOCK) / RATE
+        before_free = rec.free
+        t0 = time.perf_counter()
+        events = stream.accept(audio[at : at + BLOCK])
+        if at + BLOCK >= len(audio):
+            events += stream.finish()
+        charge = time.perf_counter() - t0 - (rec.free - before_free)
+        done = max(done, arrival) + charge
+        charges[n] = charge
+        lags[n] = done - min(arrival, len(audio) / RATE)
+        for e in events:
+            meter.add(done, e)
+        if n % 100 == 0:  # every 10 s of audio
+            memory.append((arrival, rss_mb()))
+        if n % 6000 == 0 and n:
+            log(f"  {arrival / 60:.0f} min: RTF so far {charges[: n + 1].sum() / arrival:.3f}, lag {lags[n]:.2f} s, "
+                f"RSS {memory[-1][1]:.0f} MiB ({time.perf_counter() - t_start:.0f} s)")
+    tenth = max(1, len(lags) // 10)
+    mem = np.array([m for _, m in memory])
+    head = mem[: max(1, len(mem) // 10)]
+    tail = mem[-max(1, len(mem) // 10) :]
+    out = {
+        "audio_min": len(audio) / RATE / 60, "utterances": len(spans), "block_ms": 1000 * BLOCK / RATE,
+        "rtf": float(charges.sum()) / (len(audio) / RATE),
+        "rtf_first_tenth": float(charges[:tenth].sum()) / (tenth * BLOCK / RATE),
+        "rtf_last_tenth": float(charges[-tenth:].sum()) / (tenth * BLOCK / RATE),
+        "max_backlog_s": float(lags.max()), "mean_backlog_first_tenth_s": float(np.mean(lags[:tenth])),
+        "mean_backlog_last_tenth_s": float(np.mean(lags[-tenth:])),
+        "rss_mb_first_tenth_mean": float(head.mean()), "rss_mb_last_tenth_mean": float(tail.mean()),
+        "rss_mb_min": float(mem.min()), "rss_mb_max": float(mem.max()), "peak_rss_mb": peak_rss_mb(),
+        "rss_samples": [(round(t, 1), round(m, 1)) for t, m in memory],
+        **meter.figures(),
+    }
+    log(f"virtual clock: RTF {out['rtf']:.3f}, first token p50 {out['first_token_s']['p50']}, "
+        f"commit p50 {out['commit_s']['p50']}, final p50 {out['final_s']['p50']}, max backlog {out['max_backlog_s']:.2f} s")
+    return out
+
+
+def wall_clock(answers: Path, speed: Path, threads: int, minutes: float) -> dict[str, Any]:
+    """Part 3: blocks arrive in real time from a producer thread; events timed on the wall clock."""
+    import phonedge
+
+    rec = ChargedRecognizer(phonedge.load(answers, threads=threads), phonedge.load(speed, threads=threads))
+    audio, spans = build_stream(minutes * 60, seed=2)
+    blocks: queue.Queue[Optional[np.ndarray]] = queue.Queue()
+    t0 = time.monotonic()
+
+    def produce() -> None:
+        for at in range(0, len(audio), BLOCK):
+            delay = t0 + (at + BLOCK) / RATE - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            blocks.put(audio[at : at + BLOCK])
+        blocks.put(None)
+
+    threading.Thread(target=produce, daemon=True).start()
+    stream = rec.stream()
+    meter = LatencyMeter(speech_spans(audio, spans, stream.options.energy_gate_db or -50.0))
+    max_queue = 0
+    while True:
+        max_queue = max(max_queue, blocks.qsize())
+        block = blocks.get()
+        events = stream.finish() if block is None else stream.accept(block)
+        now = time.monotonic() - t0
+        for e in events:
+            meter.add(now, e)
+        if block is None:
+            break
+    out = {"audio_min": len(audio) / RATE / 60, "utterances": len(spans), "max_queued_blocks": max_queue,
+           "finished_after_s": time.monotonic() - t0, **meter.figures()}
+    log(f"wall clock: first token p50 {out['first_token_s']['p50']}, commit p50 {out['commit_s']['p50']}, "
+        f"final p50 {out['final_s']['p50']}, most blocks queued {max_queue}")
+    return out
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The RESULTS.md section."""
+    a, v, w = results["accuracy"], results.get("virtual_clock"), results.get("wall_clock")
+    opts = results["options"]
+    lines = [
+        "## Streaming", "",
+        f"`python -m benchmarks.streaming` ({results['date']}, CPU: {results['cpu']}, {results['threads']} threads, "
+        f"load average at start {results['load_average']}). Stream settings: the defaults "
+        f"(windows of {opts['left_s']} s left context + {opts['hop_s']} s hop + {opts['right_s']} s right context, "
+        f"endpoint after {opts['endpoint_silence_s']} s without speech, energy gate {opts['energy_gate_db']} dBFS), "
+        f"100 ms blocks.", "",
+        f"**Accuracy, reference model** (int8 bundle; the 120 FSDD test utterances in one {a['stream_s']:.0f} s stream "
+        "with 0.5-1.5 s pauses):", "",
+        "| Figure | Value |", "|---|---:|",
+        f"| Utterances found as their own segment | {a['own_segment']} / {a['utterances']} ({a['own_segment_share']:.1%}) |",
+        f"| Final label = `predict` label of the utterance alone | {a['label_equals_predict']} / {a['utterances']} "
+        f"({a['label_equals_predict_share']:.1%}) |",
+        f"| Final label = true label | {a['label_equals_truth_share']:.1%} |",
+        f"| Control: `predict` on the utterance with 0.3 s of silence each side = `predict` on the bare utterance | "
+        f"{a['offline_padded_label_equals_offline_share']:.1%} |",
+        f"| Finals identical to `predict` on the segment's samples | {a['finals_identical_to_predict']} / {a['finals']} |",
+        f"| Tentative tokens changed by the next event | {a['tentative_changed']} / {a['tentative_tokens']} "
+        f"({a['tentative_changed_share']:.1%}) |",
+        f"| Stable partial tokens not in the final | {a['stable_not_in_final']} / {a['stable_tokens_at_final']} "
+        f"({a['stable_not_in_final_share']:.1%}) |", "",
+    ]
+    if v:
+        def p(d: dict[str, Any]) -> str:
+            return "n/a" if d["p50"] is None else f"{d['p50']:.2f} / {d['p90']:.2f}"
+
+        lines += [
+            f"**Latency and cost, xlsr-53-size int8 bundle** (random weights; segments from the reference model, "
+            f"compute charged from the xlsr-53 bundle run on the same windows and finals; see the module docstring). "
+            f"Virtual clock over {v['audio_min']:.0f} min of audio ({v['utterances']} utterances)"
+            + (f"; wall clock over {w['audio_min']:.0f} min fed in real time" if w else "") + ":", "",
+            "| Figure | Virtual clock | Wall clock |", "|---|---:|---:|",
+            f"| Real-time factor (compute / audio) | {v['rtf']:.3f} (first tenth {v['rtf_first_tenth']:.3f}, "
+            f"last tenth {v['rtf_last_tenth']:.3f}) | |",
+            f"| First token after speech onset (first frame above the energy gate), p50 / p90 s | {p(v['first_token_s'])} | {p(w['first_token_s']) if w else ''} |",
+            f"| Commit latency (token stable or final - token end), p50 / p90 s | {p(v['commit_s'])} | "
+            f"{p(w['commit_s']) if w else ''} |",
+            f"| Final after end of speech, p50 / p90 s | {p(v['final_s'])} | {p(w['final_s']) if w else ''} |",
+            f"| Largest backlog | {v['max_backlog_s']:.2f} s (mean first tenth {v['mean_backlog_first_tenth_s']:.2f} s, "
+            f"last tenth {v['mean_backlog_last_tenth_s']:.2f} s) | "
+            + (f"{w['max_queued_blocks']} blocks queued at most |" if w else "|"),
+            f"| RSS, MiB | {v['rss_mb_min']:.0f}-{v['rss_mb_max']:.0f} (mean first tenth "
+            f"{v['rss_mb_first_tenth_mean']:.0f}, last tenth {v['rss_mb_last_tenth_mean']:.0f}); peak {v['peak_rss_mb']:.0f} "
+            "(both models) | |", "",
+        ]
+    r = results.get("reference_long")
+    if r:
+        lines += [
+            f"**An hour-long stream, reference model's own compute** ({r['audio_min']:.0f} min, {r['utterances']} "
+            f"utterances, RSS sampled every 10 s of audio"
+            + (f"; from the run of {r['from_run']}" if r.get("from_run") else "") + "): real-time factor {r['rtf']:.3f} (first tenth "
+            f"{r['rtf_first_tenth']:.3f}, last tenth {r['rtf_last_tenth']:.3f}); largest backlog {r['max_backlog_s']:.2f} s; "
+            f"RSS {r['rss_mb_min']:.0f}-{r['rss_mb_max']:.0f} MiB (mean first tenth {r['rss_mb_first_tenth_mean']:.1f}, "
+            f"last tenth {r['rss_mb_last_tenth_mean']:.1f}).", "",
+        ]
+    return "\n".join(lines)
+
+
+def write_results_section(section: str, results_md: Path) -> None:
+    """Replace (or append) the Streaming section of RESULTS.md, between markers."""
+    begin, end = "<!-- streaming:begin -->", "<!-- streaming:end -->"
+    text = results_md.read_text(encoding="utf-8") if results_md.is_file() else ""
+    block = f"{begin}\n{section}\n{end}"
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    results_md.write_text(text, encoding="utf-8")
+
+
+def main() -> None:
+    """Run the parts asked for and write the figures."""
+    import phonedge
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundle", type=Path, default=REPO / "bundles" / "reference-int8")
+    parser.add_argument("--speed-bundle", type=Path, default=REPO / "benchmarks" / ".cache" / "xlsr53" / "bundle-int8")
+    parser.add_argument("--minutes", type=float, default=60.0, help="Virtual-clock stream length (0: skip).")
+    parser.add_argument("--wall-minutes", type=float, default=3.0, help="Wall-clock stream length (0: skip).")
+    parser.add_argument("--memory-minutes", type=float, default=60.0,
+                        help="Reference-model stream length for memory and backlog over time (0: skip).")
+    parser.add_argument("--hour-from", type=Path, default=None,
+                        help="Take part 4 from an earlier run's JSON instead of running it (the section says when).")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "streaming.json")
+    parser.add_argument("--results-md", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
+    args = parser.parse_args()
+
+    opts = phonedge.StreamOptions()
+    results: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": _cpu(), "threads": args.threads,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "options": {k: getattr(opts, k) for k in ("left_s", "hop_s", "right_s", "endpoint_silence_s",
+                                                  "pre_speech_s", "post_speech_s", "max_segment_s", "energy_gate_db")},
+        "bundle": str(args.bundle), "speed_bundle": str(args.speed_bundle),
+    }
+    results["accuracy"] = accuracy(args.bundle, args.threads)
+    if args.minutes > 0:
+        results["virtual_clock"] = virtual_clock(args.bundle, args.speed_bundle, args.threads, args.minutes)
+    if args.hour_from is not None:
+        earlier = json.loads(args.hour_from.read_text(encoding="utf-8"))
+        results["reference_long"] = {**earlier["reference_long"], "from_run": earlier["date"]}
+    elif args.memory_minutes > 0:
+        log("an hour-long stream with the reference model's own compute (memory and backlog over time)")
+        results["reference_long"] = virtual_clock(args.bundle, None, args.threads, args.memory_minutes)
+    if args.wall_minutes > 0:
+        results["wall_clock"] = wall_clock(args.bundle, args.speed_bundle, args.threads, args.wall_minutes)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    write_results_section(markdown(results), args.results_md)
+    log(f"wrote {args.out} and the Streaming section of {args.results_md}")
+
+
+def _cpu() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} logical CPUs)"
+    return platform.processor() or "unknown"
+
+
+if __name__ == "__main__":
+    main()

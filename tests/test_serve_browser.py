@@ -1,0 +1,92 @@
+"""The live page in a real headless Chromium: its fake microphone plays FSDD recordings, the page shows the finals."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+pytest.importorskip("uvicorn")
+webdriver = pytest.importorskip("selenium.webdriver")
+
+import phonedge  # noqa: E402
+from serve_fixtures import ServerProcess, has_real_stream, utterances_with_pauses  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_FILES = ["0_jackson_0.wav", "1_theo_1.wav", "2_nicolas_2.wav", "3_yweweler_3.wav"]
+# Set to a path (e.g. docs/serve-page.png) to keep the screenshot; the test always writes one in tmp_path.
+SCREENSHOT_ENV = "PHONEDGE_SCREENSHOT"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                       reason="Chromium or chromedriver is absent (Debian: apt-get install chromium chromium-driver)"),
+    pytest.mark.skipif(not has_real_stream(), reason="this build has no Recognizer.stream (issue #10)"),
+]
+
+
+def chromium(fake_audio: Path) -> object:
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=900,1000",
+                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                 f"--use-file-for-fake-audio-capture={fake_audio}%noloop",
+                 "--autoplay-policy=no-user-gesture-required",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run", "--disable-quic", "--disable-default-apps", "--disable-extensions"):
+        options.add_argument(flag)
+    return webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+
+
+def test_page_shows_the_finals_of_the_fake_microphone(reference_bundles: dict[str, Path], tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    files = [REPO / "reference" / "audio" / name for name in DEMO_FILES]
+    rec = phonedge.load(reference_bundles["int8"], threads=1)
+    expected = [rec.predict(f).label for f in files]
+    assert expected == ["0", "1", "2", "3"]
+    audio, spans = utterances_with_pauses(files, rate=48000, pause=1.5, lead=1.0)
+    audio = np.concatenate([audio, np.zeros(48000 * 2, np.float32)])
+    fake = tmp_path / "mic.wav"
+    sf.write(fake, audio, 48000, subtype="PCM_16")
+
+    with ServerProcess(reference_bundles["int8"], "--workers", "2") as server:
+        browser = chromium(fake)
+        try:
+            browser.get(server.url + "/?autostart=1")
+            deadline = time.monotonic() + len(audio) / 48000 + 30
+            labels: list[str] = []
+            while time.monotonic() < deadline:
+                finals = browser.find_elements(By.CLASS_NAME, "final")
+                labels = [el.get_attribute("data-label") for el in finals if el.get_attribute("data-text")]
+                if len(labels) >= len(files):
+                    break
+                time.sleep(0.5)
+            browser.find_element(By.ID, "file").send_keys(str(files[0]))  # the upload calls /v1/predict
+            upload = ""
+            while time.monotonic() < deadline + 30 and not upload:
+                upload = browser.find_element(By.ID, "file-text").text
+                time.sleep(0.2)
+            time.sleep(1.0)  # let the bars and the status line settle for the screenshot
+            shot = tmp_path / "serve-page.png"
+            browser.save_screenshot(str(shot))
+            status = browser.find_element(By.ID, "status").text
+            texts = [el.get_attribute("data-text") for el in browser.find_elements(By.CLASS_NAME, "final")]
+            log = browser.get_log("browser") if hasattr(browser, "get_log") else []
+        finally:
+            browser.quit()
+    if os.environ.get(SCREENSHOT_ENV):
+        shutil.copyfile(shot, os.environ[SCREENSHOT_ENV])
+    assert shot.stat().st_size > 10_000
+    assert labels == expected, f"finals {texts}, status {status!r}, console {log}"
+    assert upload == f"{rec.predict(files[0]).text} → {expected[0]}"
