@@ -12,7 +12,7 @@ DEMO_FILES := reference/audio/0_jackson_0.wav reference/audio/1_theo_1.wav refer
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -c constraints.txt -e '.[export,test,bench,serve,mic]'
+	$(PIP) install --quiet -c constraints.txt -e '.[export,test,bench,serve,mic,batch,ray]'
 	touch $(STAMP)
 
 $(BUNDLE)/phonedge.json: $(STAMP) reference/model/model.safetensors reference/labels.tsv

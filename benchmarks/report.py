@@ -357,6 +357,15 @@ def write_report(results: dict[str, Any], md_path: Path, png_path: Path, json_pa
     serve = serve_report.section_from(json_path.parent / "serve_load.json")  # kept across benchmark runs
     if serve:
         text = text.rstrip("\n") + "\n\n" + serve
+    if md_path.name == "RESULTS.md":  # the corpus-throughput figures of the separate batch benchmark, if run
+        try:
+            from benchmarks.batch_throughput import results_section
+        except ImportError:  # run as a script: benchmarks/ itself is on the path
+            from batch_throughput import results_section  # type: ignore[no-redef]
+
+        batch = results_section()
+        if batch:
+            text = text.rstrip("\n") + "\n\n" + batch
     md_path.write_text(text, encoding="utf-8")
 
 

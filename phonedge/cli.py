@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import click
 
@@ -62,7 +62,7 @@ def _open(model: Optional[str], threads: int, provider: str):
     return load(model, provider=provider, threads=threads)
 
 
-def _fail(exc: PhonedgeError, code: int = 2) -> None:
+def _fail(exc: PhonedgeError, code: int = 2) -> NoReturn:
     click.echo(f"error: {exc}", err=True)
     sys.exit(code)
 
@@ -313,6 +313,59 @@ def listen_command(model: Optional[str], device: Optional[str], block_ms: float,
         listen(rec.stream(), EventPrinter(sys.stdout, as_json, live_line=sys.stdout.isatty()), device, block_ms)
     except PhonedgeError as exc:
         _fail(exc)
+
+
+# -- phonedge batch: corpus scale (phonedge.batch; pyarrow and ray from extras) ----------------
+
+
+@main.command("batch")
+@click.argument("inputs", nargs=-1, required=True)
+@model_option
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder of part files.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["parquet", "jsonl"]), default="parquet", show_default=True)
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Worker processes (local) or actors (ray); 0: cores / threads.")
+@click.option("--threads-per-worker", type=click.IntRange(min=0), default=0, show_default=True,
+              help="ONNX Runtime threads per worker or actor; 0: cores / workers, 1 when both are 0.")
+@click.option("--ray-address", default=None, help="auto or HOST:PORT of a Ray cluster (default: start a local one).")
+@click.option("--rows-per-part", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Rows per part file (a part is also committed every minute).")
+@classify_option
+def batch_command(inputs: tuple[str, ...], model: Optional[str], out: str, engine: str, fmt: str, workers: int,
+                  threads_per_worker: int, ray_address: Optional[str], rows_per_part: int, classify: str) -> None:
+    """Transcribe a corpus into a Parquet/JSONL dataset in --out; a rerun resumes where the last one stopped."""
+    from .batch import BatchConfig, run_batch
+
+    if not model:
+        _fail(PhonedgeError(f"no model bundle: pass --model BUNDLE or set {ENV_MODEL}"))
+    paths = [str(p) for p in expand_inputs(inputs)]
+    if not paths:
+        _fail(PhonedgeError("no audio files found in the given inputs"))
+    if ray_address and engine != "ray":
+        raise click.UsageError("--ray-address needs --engine ray")
+    config = BatchConfig(engine=engine, fmt=fmt, workers=workers, threads=threads_per_worker,
+                         ray_address=ray_address, classify=classify, rows_per_part=rows_per_part)
+    bar: list = []
+
+    def progress(plan, n: int) -> None:
+        if not bar and sys.stderr.isatty() and len(plan.todo) >= PROGRESS_MIN_FILES:
+            bar.append(click.progressbar(length=len(plan.todo), label="transcribing", file=sys.stderr))
+        if bar and n:
+            bar[0].update(n)
+
+    try:
+        summary = run_batch(model, paths, out, config, progress=progress)
+    except PhonedgeError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        _fail(PhonedgeError("interrupted: the rows written so far are kept; rerun the same command to resume"), 130)
+    finally:
+        if bar:
+            bar[0].render_finish()
+    click.echo(summary.format(), err=True)
+    if summary.failed:
+        sys.exit(1)
 
 
 # Only a missing exporter package (a runtime-only install) or a missing package of the export extra may

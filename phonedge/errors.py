@@ -69,3 +69,7 @@ class StreamClosedError(StreamError):
 
 class StreamRateError(StreamError, InvalidAudioError):
     """A block's sample rate differs from the rate the stream started with."""
+
+
+class BatchOutputError(PhonedgeError):
+    """A batch output folder cannot be used (held by another run, parts of another format, a damaged part)."""

@@ -207,3 +207,16 @@ def check_graph_file(bundle: Path, graph: GraphSpec, *, verify: bool = False) ->
                 "was replaced after export; copy the bundle again or export again"
             )
     return path
+
+
+def bundle_digest(bundle: Path) -> str:
+    """A bundle's identity: sha256 of its manifest bytes, which record the graph's own sha256.
+
+    A manifest without the graph's sha256 (hand-made bundles) also hashes the ONNX file itself.
+    """
+    from .checksum import files_sha256
+
+    bundle = Path(bundle)
+    manifest = read_manifest(bundle)  # checks that the ONNX file is there
+    graph = [] if manifest.graph.sha256 else [bundle / manifest.graph.file]
+    return files_sha256([bundle / MANIFEST_NAME, *graph])

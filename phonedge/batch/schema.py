@@ -1,0 +1,109 @@
+"""The batch output's row: its fields and types in one place, as Python dicts, Arrow tables and JSON lines."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from .._version import __version__
+from ..errors import MissingExtraError
+from ..result import Prediction
+
+STATUS_OK = "ok"
+STATUS_ERROR = "error"
+# Column order of every part file, Parquet or JSON lines.
+FIELDS = (
+    "path", "status", "error", "duration", "text", "tokens", "label", "label_probs", "bundle_digest",
+    "phonedge_version",
+)
+TOKEN_FIELDS = ("text", "start", "end", "confidence")
+
+Row = dict[str, Any]
+
+
+def ok_row(path: str, pred: Prediction, digest: str) -> Row:
+    """The row of an input the recogniser transcribed."""
+    return {
+        "path": path,
+        "status": STATUS_OK,
+        "error": None,
+        "duration": float(pred.duration),
+        "text": pred.text,
+        "tokens": [
+            {"text": t.text, "start": float(t.start), "end": float(t.end), "confidence": float(t.confidence)}
+            for t in pred.tokens
+        ],
+        "label": pred.label,
+        "label_probs": None if pred.label_probs is None else {k: float(v) for k, v in pred.label_probs.items()},
+        "bundle_digest": digest,
+        "phonedge_version": __version__,
+    }
+
+
+def error_row(path: str, message: str, digest: str) -> Row:
+    """The row of an input that failed, with the reason."""
+    row: Row = dict.fromkeys(FIELDS)
+    row.update(path=path, status=STATUS_ERROR, error=message, bundle_digest=digest, phonedge_version=__version__)
+    return row
+
+
+def pyarrow() -> Any:
+    """The pyarrow module, or a clear error naming the extra that installs it."""
+    try:
+        import pyarrow as pa
+    except ModuleNotFoundError as exc:
+        raise MissingExtraError(
+            "Parquet output needs pyarrow: pip install 'phonedge[batch]' (or write --format jsonl)"
+        ) from exc
+    return pa
+
+
+def arrow_schema() -> Any:
+    """The Parquet/Arrow schema of a row (label_probs as a map from label to probability)."""
+    pa = pyarrow()
+
+    token = pa.struct([("text", pa.string()), ("start", pa.float64()), ("end", pa.float64()),
+                       ("confidence", pa.float64())])
+    types = {
+        "path": pa.string(), "status": pa.string(), "error": pa.string(), "duration": pa.float64(),
+        "text": pa.string(), "tokens": pa.list_(token), "label": pa.string(),
+        "label_probs": pa.map_(pa.string(), pa.float64()), "bundle_digest": pa.string(),
+        "phonedge_version": pa.string(),
+    }
+    return pa.schema([(name, types[name]) for name in FIELDS])
+
+
+def to_arrow(rows: Iterable[Row]) -> Any:
+    """An Arrow table of rows, in the row schema."""
+    pa = pyarrow()
+
+    schema = arrow_schema()
+    cols: dict[str, list[Any]] = {name: [] for name in FIELDS}
+    for row in rows:
+        for name in FIELDS:
+            value = row[name]
+            if name == "label_probs" and value is not None:
+                value = list(value.items())
+            cols[name].append(value)
+    return pa.Table.from_arrays([pa.array(cols[f.name], type=f.type) for f in schema], schema=schema)
+
+
+def from_arrow(table: Any) -> list[Row]:
+    """Rows of an Arrow table or record batch in the row schema, as plain dicts."""
+    rows = table.select(list(FIELDS)).to_pylist()
+    for row in rows:
+        if row["label_probs"] is not None:
+            row["label_probs"] = dict(row["label_probs"])
+    return rows
+
+
+def to_json(row: Row) -> str:
+    """One JSON line of a row, fields in schema order."""
+    return json.dumps({name: row[name] for name in FIELDS}, ensure_ascii=False)
+
+
+def from_json(line: str) -> Row:
+    """A row from one JSON line."""
+    data = json.loads(line)
+    return {name: data.get(name) for name in FIELDS}
