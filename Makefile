@@ -26,6 +26,8 @@ demo: $(BUNDLE)/phonedge.json
 	$(VENV)/bin/phonedge eval $(BUNDLE) --manifest reference/eval.tsv
 
 test: $(STAMP) browser
+	$(VENV)/bin/ruff check phonedge export
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
 # Same answers on arm64: an emulated arm64 Python (QEMU, Debian arm64 packages, aarch64 wheels; cached in
@@ -49,10 +51,10 @@ bench-serve: $(BUNDLE)/phonedge.json
 	$(PY) -m benchmarks.serve_load --bundle $(BUNDLE)
 
 bench: $(STAMP)
-	$(PY) benchmarks/run.py
+	$(PY) -m benchmarks.run
 
 bench-quick: $(STAMP)
-	$(PY) benchmarks/run.py --quick
+	$(PY) -m benchmarks.run --quick
 
 clean:
 	rm -rf $(VENV) bundles build *.egg-info .cache/arm64

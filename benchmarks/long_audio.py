@@ -15,18 +15,6 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-WORKER = """
-import json, sys, time
-sys.path.insert(0, sys.argv[4])
-import phonedge
-from benchmarks.worker import peak_rss_mb
-rec = phonedge.load(sys.argv[1], threads=int(sys.argv[3]))
-before = peak_rss_mb()
-start = time.perf_counter()
-pred = rec.predict(sys.argv[2])
-print(json.dumps({"peak_rss_bytes": int(peak_rss_mb() * 2**20), "peak_rss_after_load_bytes": int(before * 2**20),
-                  "seconds": time.perf_counter() - start, "tokens": len(pred.tokens), "duration_s": pred.duration}))
-"""
 
 
 def write_long_wav(path: Path, minutes: float, recordings: list[Path]) -> Path:
@@ -55,8 +43,8 @@ def run_long_audio(bundle: Path, cache: Path, recordings: list[Path], minutes: l
     rows = []
     for m in minutes:
         wav = write_long_wav(cache / f"long-{m:g}min.wav", m, recordings)
-        out = subprocess.run([sys.executable, "-c", WORKER, str(bundle), str(wav), str(threads), str(REPO)],
-                             capture_output=True, text=True, timeout=3600)
+        out = subprocess.run([sys.executable, "-m", "benchmarks.worker", "long-audio", str(bundle), str(wav),
+                              str(threads)], cwd=REPO, capture_output=True, text=True, timeout=3600)
         if out.returncode != 0:
             rows.append({"minutes": m, "status": "failed", "error": out.stderr.strip()[-500:]})
             continue

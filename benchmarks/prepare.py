@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+from phonedge.checksum import files_sha256
+
 from .backends import ModelSet, ct2_incompatibility
 
 STAMP_SUFFIX = ".stamp.json"
@@ -26,10 +28,6 @@ def _source_fingerprint(model_dir: Path) -> dict[str, Any]:
     kept = (".json", ".safetensors", ".bin")
     files = sorted(p for p in Path(model_dir).iterdir() if p.is_file() and p.suffix in kept)
     return {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in files}
-
-
-def _file_sha256(path: Optional[Path]) -> Optional[str]:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path and Path(path).is_file() else None
 
 
 def exporter_version() -> dict[str, str]:
@@ -65,8 +63,9 @@ def _write_stamp(target: Path, stamp: dict[str, Any]) -> None:
 def ensure_bundle(model_dir: Path, target: Path, quantize: str, *, labels: Optional[Path] = None,
                   calibration_audio: Optional[Path] = None, gate: bool = True) -> Path:
     """Export MODEL_DIR to the bundle TARGET with phonedge_export, unless an identical export is cached."""
+    labels_sha256 = files_sha256([labels]) if labels and Path(labels).is_file() else None
     stamp = {"exporter": exporter_version(), "source": _source_fingerprint(model_dir), "quantize": quantize,
-             "labels_sha256": _file_sha256(labels), "calibration_audio": str(calibration_audio), "gate": gate}
+             "labels_sha256": labels_sha256, "calibration_audio": str(calibration_audio), "gate": gate}
     if _cached(target, stamp):
         log(f"reusing {target}")
         return target

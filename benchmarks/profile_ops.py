@@ -1,6 +1,6 @@
 """Where an ONNX bundle spends its time: ONNX Runtime's profiler, summed per op type and per node.
 
-Usage: python benchmarks/profile_ops.py BUNDLE [--seconds 3] [--threads 2] [--runs 4] [--top 12]
+Usage: python -m benchmarks.profile_ops BUNDLE [--seconds 3] [--threads 2] [--runs 4] [--top 12]
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """phonedge benchmarks: accuracy, speed, memory and cold start of every backend in one run.
 
-Usage: python benchmarks/run.py [--quick] [--threads 2] [--out benchmarks/results] [--skip-speed]
+Usage (from the repository root):
+       python -m benchmarks.run [--quick] [--threads 2] [--out benchmarks/results] [--skip-speed]
        [--skip-accuracy] [--skip-cold-start] [--cache benchmarks/.cache] [--md PATH]
 """
 
@@ -13,15 +14,13 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from benchmarks import report
+from benchmarks.backends import CPU_BACKENDS, CUDA_BACKENDS, FP16_CPU_SKIP, REFERENCE
+from benchmarks.environment import cuda_status, describe
+from benchmarks.prepare import log, prepare_models
+from benchmarks.workloads import FULL_PLAN, QUICK_PLAN, SAMPLE_RATE, SpeedPlan, speech_signal
 
-from benchmarks import report  # noqa: E402
-from benchmarks.backends import CPU_BACKENDS, CUDA_BACKENDS, FP16_CPU_SKIP, REFERENCE  # noqa: E402
-from benchmarks.environment import cuda_status, describe  # noqa: E402
-from benchmarks.prepare import log, prepare_models  # noqa: E402
-from benchmarks.workloads import FULL_PLAN, QUICK_PLAN, SAMPLE_RATE, SpeedPlan, speech_signal  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 SCHEMA = 1
 REFERENCE_DIR = REPO / "reference"

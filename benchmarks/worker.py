@@ -1,6 +1,10 @@
-"""Speed worker: one backend in a fresh process, so its load time and memory figures are its own.
+"""Benchmark workers: each measured job in a fresh process, so its load time and memory figures are its own.
 
-Usage (run by speed.py): python -m benchmarks.worker SPEC.json RESULT.json
+Usage (run by the workloads, from the repository root):
+  python -m benchmarks.worker SPEC.json RESULT.json          one speed backend (speed.py)
+  python -m benchmarks.worker long-audio BUNDLE WAV THREADS  one predict's peak memory (long_audio.py)
+  python -m benchmarks.worker pipeline MODEL WAV THREADS     a transformers pipeline user's script (coldstart.py)
+  python -m benchmarks.worker cli ARGS...                    the phonedge CLI when no script is installed
 """
 
 from __future__ import annotations
@@ -95,8 +99,46 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def long_audio(bundle: str, wav: str, threads: str) -> dict[str, Any]:
+    """Peak RSS after loading BUNDLE and after one predict of WAV (the long-audio workload's row)."""
+    import phonedge
+
+    rec = phonedge.load(bundle, threads=int(threads))
+    before = peak_rss_mb()
+    start = time.perf_counter()
+    pred = rec.predict(wav)
+    return {"peak_rss_bytes": int(peak_rss_mb() * 2**20), "peak_rss_after_load_bytes": int(before * 2**20),
+            "seconds": time.perf_counter() - start, "tokens": len(pred.tokens), "duration_s": pred.duration}
+
+
+def pipeline(folder: str, path: str, threads: str) -> str:
+    """What a transformers user writes for the job: read the file, resample it as phonedge does, run the pipeline."""
+    import numpy as np
+    import soundfile as sf
+    import soxr
+    import torch
+    from transformers import pipeline as hf_pipeline
+
+    torch.set_num_threads(int(threads))
+    audio, rate = sf.read(path, dtype="float32", always_2d=True)
+    samples = soxr.resample(audio.mean(axis=1), rate, 16000, quality="VHQ").astype(np.float32)
+    asr = hf_pipeline("automatic-speech-recognition", model=folder, device=-1)
+    return str(asr(samples)["text"])
+
+
 def main(argv: list[str]) -> int:
-    """Read the spec, measure, write the result JSON."""
+    """Run the named job (see the module docstring); print or write its result."""
+    if argv[:1] == ["long-audio"]:
+        print(json.dumps(long_audio(*argv[1:4])))
+        return 0
+    if argv[:1] == ["pipeline"]:
+        print(pipeline(*argv[1:4]))
+        return 0
+    if argv[:1] == ["cli"]:
+        from phonedge.cli import main as cli
+
+        sys.argv = ["phonedge", *argv[1:]]
+        return cli()
     spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     result = measure(spec)
     Path(argv[1]).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -5,7 +5,8 @@ Importing this package is cheap; torch, transformers, Optimum and onnx are impor
 
 from __future__ import annotations
 
-from .exporter import export_bundle
+from .exporter import STAGES, ExportJob, export_bundle
+from .options import ExportOptions
 from .quantize import QUANTIZE_MODES
 
-__all__ = ["QUANTIZE_MODES", "export_bundle"]
+__all__ = ["QUANTIZE_MODES", "STAGES", "ExportJob", "ExportOptions", "export_bundle"]

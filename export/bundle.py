@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -40,15 +39,6 @@ def check_output_dir(out_dir: Path, model_dir: Path | None, overwrite: bool) -> 
                 "remove it yourself or choose another folder"
             )
     return out_dir
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of the file at PATH."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_manifest(folder: Path, manifest: Manifest) -> Path:

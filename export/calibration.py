@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from phonedge.audio import AUDIO_SUFFIXES, find_audio
 from phonedge.errors import ExportError
 from phonedge.features import normalize
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif")
 GENERATED_COUNT = 8
 GENERATED_SEED = 20240611
 MAX_SECONDS = 30.0  # self-attention memory grows with the square of the length; parity needs no more
@@ -59,9 +59,9 @@ def calibration_files(folder: Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise ExportError(f"calibration audio folder not found: {folder} (give a folder of audio files)")
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+    files = find_audio(folder)
     if not files:
-        raise ExportError(f"{folder}: no audio files ({', '.join(AUDIO_SUFFIXES)}) for the parity check")
+        raise ExportError(f"{folder}: no audio files ({', '.join(sorted(AUDIO_SUFFIXES))}) for the parity check")
     return files
 
 

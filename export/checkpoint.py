@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from phonedge.checksum import files_sha256
 from phonedge.errors import ExportError
 from phonedge.manifest import TOKENIZER_KINDS, AudioSpec, TokenizerSpec
 
@@ -124,16 +124,6 @@ def weight_files(folder: Path) -> list[Path]:
     return files
 
 
-def files_sha256(files: list[Path]) -> str:
-    """sha256 of the files' bytes in the given order (of the file itself when there is one)."""
-    digest = hashlib.sha256()
-    for path in files:
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
 def receptive_field(kernels: list[int], strides: list[int]) -> int:
     """Samples seen by one output frame of a stack of 1-d convolutions (400 for wav2vec2)."""
     field = 1
@@ -162,7 +152,6 @@ def read_audio_spec(folder: Path, config: dict[str, Any]) -> AudioSpec:
         sample_rate=int(extractor.sampling_rate),
         do_normalize=bool(extractor.do_normalize),
         padding_value=float(extractor.padding_value),
-        return_attention_mask=bool(extractor.return_attention_mask),
         feat_extract_norm=str(config.get("feat_extract_norm", "group")),
         frame_stride=stride,
         receptive_field=receptive_field(kernels, strides),
@@ -188,9 +177,7 @@ def read_tokenizer_spec(folder: Path, config: dict[str, Any]) -> TokenizerSpec:
         blank_id=int(tokenizer.pad_token_id),
         pad_token=str(tokenizer.pad_token),
         unk_token=str(tokenizer.unk_token),
-        special_tokens=[str(token) for token in tokenizer.all_special_tokens],
         word_delimiter_token=str(tokenizer.word_delimiter_token) if has_delimiter else None,
-        phone_delimiter_token=str(getattr(tokenizer, "phone_delimiter_token", " ")),
         do_lower_case=bool(getattr(tokenizer, "do_lower_case", False)),
         clean_up_tokenization_spaces=bool(tokenizer.clean_up_tokenization_spaces),
     )

@@ -118,14 +118,9 @@ def _repeat_values(name: str, producers: dict[str, Any], constants: dict[str, li
     return values
 
 
-def rewrite_for_cuda(path: Path) -> dict[str, Any]:
-    """Apply the CUDA rewrites to the graph at PATH (in place) and return the manifest's record of them."""
-    import onnx
-
-    model = onnx.load(str(path))
-    expanded = tile_to_expand(model)
-    onnx.save(model, str(path))
-    return {"tile_to_expand": expanded}
+def rewrite_for_cuda(model: Any) -> dict[str, Any]:
+    """Apply the CUDA rewrites to the ModelProto MODEL (in place) and return the manifest's record of them."""
+    return {"tile_to_expand": tile_to_expand(model)}
 
 
 def placement_from_profile(events: Iterable[dict[str, Any]]) -> dict[str, Any]:

@@ -34,10 +34,10 @@ def normalize_in_graph(model: Any, padding_value: float = 0.0) -> None:
         raise ExportError(f"the graph has no {INPUT_VALUES!r} input to normalise (inputs: {names})")
     masked = ATTENTION_MASK in names
     normed = PREFIX + "normalized_values"
-    for node in graph.node:
-        for index, name in enumerate(node.input):
-            if name == INPUT_VALUES:
-                node.input[index] = normed
+    for reader in graph.node:
+        for index, value in enumerate(reader.input):
+            if value == INPUT_VALUES:
+                reader.input[index] = normed
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
     nodes: list[Any] = []
     inits: list[Any] = []

@@ -84,7 +84,9 @@ def quantize_int4(weight: NDArray[np.floating], block: int = DEFAULT_BLOCK) -> I
     scales = np.where(column_max > 0, column_max / INT8_MAX, 1.0).astype(np.float32)
     units = (padded / scales).reshape(blocks, block, -1)  # the weight in int8 steps
     fit = np.clip(np.ceil(np.abs(units).max(axis=1, keepdims=True) / CODE_MAX), 1, MULTIPLIER_MAX)
-    best_m, best_codes, best_err = None, None, None
+    best_m: Any = None  # the best multipliers, codes and errors so far, per block and column
+    best_codes: Any = None
+    best_err: Any = None
     for lower in range(_SEARCH):
         m = np.clip(fit - lower, 1, MULTIPLIER_MAX)
         codes = np.clip(np.rint(units / m), -CODE_MAX, CODE_MAX)

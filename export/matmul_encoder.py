@@ -72,7 +72,8 @@ def build_matmul_encoder(encoder: Any) -> Any:
                     if norm.num_groups != norm.num_channels:
                         raise ValueError("only one-group-per-channel GroupNorm is supported")
                     norm = TimeGroupNorm(norm)
-                blocks.append(nn.Sequential(FrameStack(k, s, conv.in_channels), linear, norm or nn.Identity(), layer.activation))
+                stack = FrameStack(k, s, conv.in_channels)
+                blocks.append(nn.Sequential(stack, linear, norm or nn.Identity(), layer.activation))
             self.blocks = nn.ModuleList(blocks)
 
         def forward(self, input_values: torch.Tensor) -> torch.Tensor:
@@ -91,16 +92,13 @@ def use_matmul_encoder(model: Any) -> Any:
     return model
 
 
-def waveform_matmuls(graph: Any) -> tuple[str, ...]:
-    """Names of the MatMul nodes that read the raw waveform (the first encoder block), kept in float.
+def waveform_matmuls(model: Any) -> tuple[str, ...]:
+    """Names of the MatMul nodes of the ModelProto MODEL that read the raw waveform (the first encoder block).
 
-    Dynamic int8 would quantize the waveform itself to 8 bits per tensor; the layer costs about
-    2% of the model's time, so it stays float32.
+    They stay float32: dynamic int8 would quantize the waveform itself to 8 bits per tensor, and the
+    layer costs about 2% of the model's time.
     """
-    import onnx
-
     prefix = "/wav2vec2/feature_extractor/blocks.0/"
-    model = onnx.load(str(graph), load_external_data=False)
     return tuple(n.name for n in model.graph.node if n.op_type == "MatMul" and n.name.startswith(prefix))
 
 

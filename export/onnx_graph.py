@@ -80,13 +80,6 @@ def optimize_offline(source: Path, target: Path) -> None:
     ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
 
 
-def node_names(path: Path) -> set[str]:
-    """Names of the nodes of the ONNX graph at PATH."""
-    import onnx
-
-    return {node.name for node in onnx.load(str(path), load_external_data=False).graph.node}
-
-
 def op_counts(path: Path) -> dict[str, int]:
     """How many nodes of each op type the ONNX graph at PATH has."""
     import onnx

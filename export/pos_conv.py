@@ -39,7 +39,7 @@ def build_conv2d_pos_conv(conv: Any) -> Any:
             )
             with torch.no_grad():
                 self.conv.weight.copy_(conv.weight.detach()[:, :, None, :])
-                if conv.bias is not None:
+                if conv.bias is not None and self.conv.bias is not None:
                     self.conv.bias.copy_(conv.bias.detach())
 
         def forward(self, hidden: torch.Tensor) -> torch.Tensor:

@@ -12,13 +12,10 @@ keeps float32 inputs and outputs, so the runtime feeds both kinds of graph the s
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
 from phonedge.errors import ExportError
-
-from .onnx_graph import node_names, op_counts
 
 QUANTIZE_MODES = ("none", "int8", "int4", "fp16")
 WEIGHT_QUANTIZED_MODES = ("int8", "int4")  # int8 MatMuls (int4: with 4-bit weight storage, int4.py)
@@ -27,25 +24,36 @@ INT8_WEIGHT_TYPE = "QInt8"
 INT8_ACTIVATION_TYPE = "QUInt8"
 
 
+def check_excluded_nodes(model: Any, exclude_nodes: Sequence[str]) -> None:
+    """Raise ExportError naming the excluded nodes that the ModelProto MODEL lacks."""
+    unknown = sorted(set(exclude_nodes) - {node.name for node in model.graph.node})
+    if unknown:
+        raise ExportError(
+            f"excluded node(s) not in the graph: {', '.join(unknown)}; node names look like "
+            "'/wav2vec2/encoder/layers.0/feed_forward/intermediate_dense/MatMul'"
+        )
+
+
 def quantize_graph(
+    model: Any,
     source: Path,
-    target: Path,
+    work: Path,
     mode: str,
     *,
     per_channel: bool = True,
     exclude_nodes: Sequence[str] = (),
     exclude_op_types: Sequence[str] = (),
     optimized: bool = False,
-) -> dict[str, Any]:
-    """Write SOURCE at precision MODE to TARGET and return the manifest's quantization record."""
+) -> tuple[Any, dict[str, Any]]:
+    """The graph saved at SOURCE at precision MODE, and the manifest's quantization record.
+
+    float32 and float16 work on MODEL, the graph's ModelProto, in memory; int8 and int4 run ONNX Runtime's
+    quantizer from SOURCE into the folder WORK and loads its output once, so pass MODEL as None for
+    it: ONNX Runtime then never meets a second copy of the float graph in memory. The returned
+    ModelProto is the one to save.
+    """
     if mode not in QUANTIZE_MODES:
         raise ExportError(f"unknown quantization {mode!r}; use one of {', '.join(QUANTIZE_MODES)}")
-    unknown = sorted(set(exclude_nodes) - node_names(source))
-    if unknown:
-        raise ExportError(
-            f"excluded node(s) not in the graph: {', '.join(unknown)}; node names look like "
-            "'/wav2vec2/encoder/layers.0/feed_forward/intermediate_dense/MatMul'"
-        )
     record: dict[str, Any] = {
         "mode": mode,
         "per_channel": None,
@@ -55,50 +63,51 @@ def quantize_graph(
         "excluded_op_types": sorted(exclude_op_types),
         "optimized": optimized,
     }
-    if mode == "none":
-        shutil.copyfile(source, target)
-    elif mode in WEIGHT_QUANTIZED_MODES:
+    if mode in WEIGHT_QUANTIZED_MODES:
         if mode == "int4" and not per_channel:
             raise ExportError("int4 stores weights with int8 scales per output channel; drop per_channel=False")
-        record.update(_int8(source, target, per_channel, exclude_nodes, exclude_op_types))
+        model, extra = _int8(source, work, per_channel, exclude_nodes, exclude_op_types)
         if mode == "int4":
-            from .int4 import store_int4
-
-            record.update(store_int4(source, target))
+            model, more = _int4(model, source, work)
+            extra.update(more)
+    elif mode == "fp16":
+        model, extra = _fp16(model, exclude_nodes, exclude_op_types)
     else:
-        record.update(_fp16(source, target, exclude_nodes, exclude_op_types))
-    return record
+        extra = {}
+    record.update(extra)
+    return model, record
 
 
 def _int8(
-    source: Path, target: Path, per_channel: bool, exclude_nodes: Sequence[str], exclude_op_types: Sequence[str]
-) -> dict[str, Any]:
+    source: Path, work: Path, per_channel: bool, exclude_nodes: Sequence[str], exclude_op_types: Sequence[str]
+) -> tuple[Any, dict[str, Any]]:
+    import onnx
     from onnxruntime.quantization import QuantType, quant_pre_process, quantize_dynamic
 
     op_types = [op for op in INT8_OP_TYPES if op not in set(exclude_op_types)]
     if not op_types:
         raise ExportError(f"excluding {', '.join(INT8_OP_TYPES)} leaves nothing to quantize; use quantize='none'")
-    prepared = Path(target).with_name(Path(target).stem + ".prepared.onnx")
-    try:
-        # Shape inference and the pre-process metadata quantize_dynamic looks for. Symbolic shape
-        # inference fails on wav2vec2's length arithmetic and ONNX's own inference suffices here.
-        quant_pre_process(str(source), str(prepared), skip_optimization=True, skip_symbolic_shape=True)
-        quantize_dynamic(
-            prepared,
-            target,
-            op_types_to_quantize=op_types,
-            per_channel=per_channel,
-            weight_type=QuantType.QInt8,
-            nodes_to_exclude=list(exclude_nodes),
-            extra_options={"MatMulConstBOnly": True},
-        )
-    finally:
-        prepared.unlink(missing_ok=True)
-    _drop_value_info(target)
-    quantized = op_counts(target).get("MatMulInteger", 0)
+    prepared, target = work / "prepared.onnx", work / "int8.onnx"
+    # Shape inference and the pre-process metadata quantize_dynamic looks for. Symbolic shape
+    # inference fails on wav2vec2's length arithmetic and ONNX's own inference suffices here.
+    quant_pre_process(str(source), str(prepared), skip_optimization=True, skip_symbolic_shape=True)
+    quantize_dynamic(
+        prepared,
+        target,
+        op_types_to_quantize=op_types,
+        per_channel=per_channel,
+        weight_type=QuantType.QInt8,
+        nodes_to_exclude=list(exclude_nodes),
+        extra_options={"MatMulConstBOnly": True},
+    )
+    prepared.unlink()
+    model = onnx.load(str(target))
+    target.unlink()
+    del model.graph.value_info[:]  # the shapes inference stored; ONNX Runtime infers them again at load
+    quantized = sum(1 for node in model.graph.node if node.op_type == "MatMulInteger")
     if quantized == 0:
         raise ExportError("int8 quantization changed no MatMul (all excluded?); use quantize='none' instead")
-    return {
+    return model, {
         "method": "dynamic",
         "per_channel": per_channel,
         "weight_type": INT8_WEIGHT_TYPE,
@@ -108,25 +117,30 @@ def _int8(
     }
 
 
-def _drop_value_info(path: Path) -> None:
-    """Remove the intermediate shapes shape inference stored (ONNX Runtime infers them again at load)."""
+def _int4(model: Any, source: Path, work: Path) -> tuple[Any, dict[str, Any]]:
+    """The int8 MODEL with its MatMul weights stored in 4 bits, requantized from the float graph at SOURCE."""
     import onnx
 
-    model = onnx.load(str(path))
-    del model.graph.value_info[:]
+    from .int4 import store_int4
+
+    path = work / "int4.onnx"  # store_int4 rewrites a file; the int8 graph is held once, as that file
     onnx.save(model, str(path))
+    del model
+    record = store_int4(source, path)
+    model = onnx.load(str(path))
+    path.unlink()
+    return model, record
 
 
-def _fp16(source: Path, target: Path, exclude_nodes: Sequence[str], exclude_op_types: Sequence[str]) -> dict[str, Any]:
+def _fp16(model: Any, exclude_nodes: Sequence[str], exclude_op_types: Sequence[str]) -> tuple[Any, dict[str, Any]]:
     import onnx
     from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
 
     model = convert_float_to_float16(
-        onnx.load(str(source)),
+        model,
         keep_io_types=True,
         op_block_list=sorted(set(DEFAULT_OP_BLOCK_LIST) | set(exclude_op_types)),
         node_block_list=list(exclude_nodes),
     )
-    onnx.save(model, str(target))
     halves = sum(1 for tensor in model.graph.initializer if tensor.data_type == onnx.TensorProto.FLOAT16)
-    return {"weight_type": "float16", "keep_io_types": True, "float16_initializers": halves}
+    return model, {"weight_type": "float16", "keep_io_types": True, "float16_initializers": halves}

@@ -130,7 +130,7 @@ def analyse(
             exact = x @ w.T
             variants: dict[float | None, Any] = {None: None}
             if name in reader_site:
-                variants.update(candidates[reader_site[name].norm])
+                variants.update(candidates[reader_site[name].norm].items())
             for alpha, s in variants.items():
                 xs, ws = (x, w) if s is None else (x / s.float(), w * s.float())
                 got = fake_quantize_activation(xs) @ quantize_weight(ws).float().T

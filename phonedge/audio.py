@@ -14,6 +14,9 @@ from .errors import AudioDecodeError, AudioFileNotFoundError, AudioTooShortError
 
 PathLike = Union[str, "os.PathLike[str]"]
 
+# What a folder walk picks up as audio: the containers libsndfile decodes.
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3", ".opus", ".aif", ".aiff", ".au", ".w64", ".caf"})
+
 # soxr's "VHQ" recipe: the quality libsoxr calls very high (passband to ~95% of Nyquist, >170 dB stopband).
 RESAMPLE_QUALITY = "VHQ"
 
@@ -51,6 +54,11 @@ def _decode(source: object, where: str) -> tuple[NDArray[np.float32], int]:
     if samples.size == 0:
         raise AudioDecodeError(f"{where} holds no samples (a header without audio, or a truncated file)")
     return samples, int(rate)
+
+
+def find_audio(folder: PathLike) -> list[Path]:
+    """Audio files under FOLDER (recursively, by suffix, in path order)."""
+    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
 
 
 def as_mono_float32(samples: object, where: str = "audio") -> NDArray[np.float32]:
@@ -104,6 +112,7 @@ def load_audio(
     min_samples: int,
 ) -> NDArray[np.float32]:
     """Turn a path, or an array with its sample rate, into mono float32 at ``target_rate``."""
+    samples: object
     if isinstance(audio, (str, os.PathLike)):
         if sample_rate is not None:
             raise InvalidAudioError("sample_rate is only for arrays: a file carries its own rate")

@@ -7,14 +7,13 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import click
 
 from ._version import __version__
 from .errors import PhonedgeError
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".opus", ".aif", ".aiff", ".au", ".w64", ".caf"}
 LIST_SUFFIXES = {".txt", ".lst", ".list"}
 ENV_MODEL = "PHONEDGE_MODEL"
 # The bundle that `make demo` builds from the committed reference model, in a source checkout.
@@ -31,11 +30,13 @@ def default_model() -> Optional[str]:
 
 def expand_inputs(args: tuple[str, ...]) -> Iterator[Path]:
     """Files as given; folders walked for audio files (sorted); list files read line by line."""
+    from .audio import find_audio
+
     for arg in args:
         list_file = arg[1:] if arg.startswith("@") else None
         p = Path(list_file or arg)
         if p.is_dir():
-            yield from sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file())
+            yield from find_audio(p)
         elif list_file is not None or (p.suffix.lower() in LIST_SUFFIXES and p.is_file()):
             try:
                 lines = p.read_text(encoding="utf-8").splitlines()
@@ -61,7 +62,7 @@ def _open(model: Optional[str], threads: int, provider: str):
     return load(model, provider=provider, threads=threads)
 
 
-def _fail(exc: PhonedgeError, code: int = 2) -> None:
+def _fail(exc: PhonedgeError, code: int = 2) -> NoReturn:
     click.echo(f"error: {exc}", err=True)
     sys.exit(code)
 
@@ -193,6 +194,22 @@ def eval_command(bundle: Optional[str], eval_manifest: str, fmt: str, classify: 
         click.echo(report.format_table())
     if report.failures:
         sys.exit(1)
+
+
+@main.command("check")
+@click.argument("bundle", required=False)
+def check_command(bundle: Optional[str]) -> None:
+    """Check a BUNDLE's manifest and its ONNX file's size and sha256 (reads the whole file)."""
+    from .manifest import read_manifest
+
+    try:
+        path = bundle or default_model()
+        if not path:
+            raise PhonedgeError(f"no model bundle: pass BUNDLE or set {ENV_MODEL}")
+        graph = read_manifest(Path(path), verify=True).graph
+    except PhonedgeError as exc:
+        _fail(exc)
+    click.echo(f"ok: {path}: {graph.file}, {graph.size_bytes} bytes, sha256 {graph.sha256 or '(not recorded)'}")
 
 
 # -- phonedge serve (the `serve` extra) -------------------------------------------------------
@@ -351,12 +368,39 @@ def batch_command(inputs: tuple[str, ...], model: Optional[str], out: str, engin
         sys.exit(1)
 
 
+# Only a missing exporter package (a runtime-only install) or a missing package of the export extra may
+# stand in for ``phonedge export``; any other ImportError is a bug in the exporter and must surface.
+EXPORTER_PACKAGE = "phonedge_export"
+EXPORT_EXTRA_PACKAGES = ("torch", "transformers", "optimum", "onnx")
+
+
+def _missing_export_extra(exc: ModuleNotFoundError) -> bool:
+    name = exc.name or ""
+    return name == EXPORTER_PACKAGE or name.split(".")[0] in EXPORT_EXTRA_PACKAGES
+
+
 def _attach_export() -> None:
     try:
         from phonedge_export.cli import export
-    except ImportError:  # the runtime-only install of a trimmed wheel: no export command
+    except ModuleNotFoundError as exc:
+        if not _missing_export_extra(exc):
+            raise
+        main.add_command(_export_unavailable(exc.name or EXPORTER_PACKAGE))
         return
     main.add_command(export)
+
+
+def _export_unavailable(missing: str) -> click.Command:
+    """A stand-in ``export`` command that says which part of the export extra is missing."""
+
+    @click.command("export", context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+                   add_help_option=False)
+    def export() -> None:
+        """Export a checkpoint to a bundle (needs the export extra: pip install 'phonedge[export]')."""
+        _fail(PhonedgeError(f"phonedge export needs the export extra ({missing} is not installed): "
+                            "pip install 'phonedge[export]'"))
+
+    return export
 
 
 _attach_export()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -11,11 +10,12 @@ from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence
 from . import metrics
 from .errors import EvalManifestError, EvalManifestNotFoundError, PhonedgeError
 from .manifest import ClassLabel
+from .model_card import Card
+from .table import read_table
 
 COLUMNS = ("path", "transcript", "label")
 UNKNOWN = "unknown"  # predicted label when the recogniser decides no class
 ERROR = "error"  # predicted label when the prediction raised a PhonedgeError
-DIGITS = 4
 
 
 @dataclass(frozen=True)
@@ -103,65 +103,33 @@ class EvalReport:
             "predictions": [asdict(item) for item in self.predictions],
         }
 
+    def card(self) -> Card:
+        """The model card of these figures, with notes on failures and predictions of no class."""
+        notes = []
+        if self.failures:
+            notes.append(f"Failures: {len(self.failures)} of {self.n} items could not be predicted")
+        if self.outside_labels:
+            notes.append(
+                f"Outside labels: {self.outside_labels} (predictions of no class, "
+                f"{UNKNOWN!r} or {ERROR!r}; in no matrix column)"
+            )
+        return Card(self.label_names, self.report, self.wer, self.cer, self.confusion, notes)
+
     def format_table(self) -> str:
         """Aligned text report like sklearn's, then Accuracy, Wer, Cer and the confusion matrix."""
-        names = self.label_names
-        head = [metrics.PRECISION, metrics.RECALL, metrics.F1, metrics.SUPPORT]
-        width = max(len(metrics.WEIGHTED), *(len(name) for name in names))
-        lines = [" " * width + "".join(f"{h:>12}" for h in head), ""]
-        for name in names:
-            lines.append(_table_row(name, self.report[name], width))
-        lines.append("")
-        accuracy = f"{self.report[metrics.ACCURACY]:.{DIGITS}f}"
-        lines.append(f"{metrics.ACCURACY:>{width}}" + " " * 24 + f"{accuracy:>12}{self.n:>12}")
-        lines.append(_table_row(metrics.MACRO, self.report[metrics.MACRO], width))
-        lines.append(_table_row(metrics.WEIGHTED, self.report[metrics.WEIGHTED], width))
-        lines += ["", f"Wer: {self.wer:.{DIGITS}f}", f"Cer: {self.cer:.{DIGITS}f}"]
-        lines += self._notes("")
-        lines += ["", "Mtrix (rows = true class, columns = predicted class):"]
-        lines += _matrix_text(names, self.confusion)
-        return "\n".join(lines) + "\n"
+        return self.card().text()
 
     def format_markdown(self, title: Optional[str] = "Evaluation") -> str:
         """A model-card markdown block: per-class table with averages, Accuracy, Wer, Cer, then the Mtrix."""
-        names = self.label_names
-        lines = [f"### {title}", ""] if title else []
-        lines += ["| Class | Precision | Recall | F1-score | Support |", "|---|---:|---:|---:|---:|"]
-        for name in names + [metrics.MACRO, metrics.WEIGHTED]:
-            lines.append(_markdown_row(name, self.report[name]))
-        lines += [
-            "",
-            f"- Accuracy: {self.report[metrics.ACCURACY]:.{DIGITS}f}",
-            f"- Wer: {self.wer:.{DIGITS}f}",
-            f"- Cer: {self.cer:.{DIGITS}f}",
-        ]
-        lines += self._notes("- ")
-        lines += ["- Mtrix:", ""]
-        lines.append("|  | " + " | ".join(_md(name) for name in names) + " |")
-        lines.append("|---|" + "---:|" * len(names))
-        for name, row in zip(names, self.confusion):
-            lines.append(f"| {_md(name)} | " + " | ".join(str(count) for count in row) + " |")
-        return "\n".join(lines) + "\n"
-
-    def _notes(self, prefix: str) -> List[str]:
-        """Lines about failures and predictions outside the classes, only when there are any."""
-        notes = []
-        if self.failures:
-            notes.append(f"{prefix}Failures: {len(self.failures)} of {self.n} items could not be predicted")
-        if self.outside_labels:
-            notes.append(
-                f"{prefix}Outside labels: {self.outside_labels} (predictions of no class, "
-                f"{UNKNOWN!r} or {ERROR!r}; in no matrix column)"
-            )
-        return notes
+        return self.card().markdown(title)
 
 
 def read_eval_manifest(path: Path) -> List[EvalItem]:
     """Read a TSV/CSV eval manifest with a header naming ``path``, ``transcript`` and ``label``.
 
-    The delimiter is a tab for ``.tsv``, a comma for ``.csv``, otherwise a tab if the header has
-    one and a comma if not. Columns may come in any order; extra columns are ignored; blank lines
-    are skipped; relative audio paths resolve against the manifest's folder.
+    The table follows :mod:`phonedge.table`'s rules (delimiter by suffix, BOM ignored, columns in
+    any order, extra columns ignored, blank lines skipped, every row as wide as the header);
+    relative audio paths resolve against the manifest's folder.
 
     Raises:
         EvalManifestNotFoundError: the file does not exist.
@@ -171,20 +139,7 @@ def read_eval_manifest(path: Path) -> List[EvalItem]:
     path = Path(path)
     if not path.is_file():
         raise EvalManifestNotFoundError(f"eval manifest not found: {path}")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvalManifestError(f"{path}: cannot read the eval manifest as UTF-8 text ({exc})") from exc
-    if not text.strip():
-        raise EvalManifestError(f"{path}: the eval manifest is empty; it needs a header row {', '.join(COLUMNS)}")
-    reader = csv.reader(text.splitlines(keepends=True), delimiter=_delimiter(path, text))
-    try:
-        rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
-    except csv.Error as exc:
-        raise EvalManifestError(f"{path}:{reader.line_num}: malformed row ({exc})") from exc
-    header_line, header = rows[0]
-    columns = _columns(path, header_line, header)
-    items = [_item(path, line, row, columns, len(header)) for line, row in rows[1:]]
+    items = [_item(path, line, row) for line, row in read_table(path, COLUMNS, EvalManifestError, "eval manifest")]
     if not items:
         raise EvalManifestError(f"{path}: the eval manifest has a header but no rows")
     return items
@@ -220,7 +175,8 @@ def evaluate(
     if len(items) == 0:
         raise EvalManifestError("the eval set is empty: give at least one item")
     classes = _resolve_labels(labels, recognizer, items)
-    predictions, failures = [], []
+    predictions: List[EvalPrediction] = []
+    failures: List[EvalFailure] = []
     for done, item in enumerate(items, start=1):
         predictions.append(_predict(recognizer, item, classes, classify, failures))
         if progress is not None:
@@ -242,41 +198,15 @@ def derive_labels(items: Sequence[EvalItem]) -> List[ClassLabel]:
     return [ClassLabel(label=label, transcript=transcripts[label]) for label in ordered]
 
 
-def _delimiter(path: Path, text: str) -> str:
-    """Tab for .tsv, comma for .csv, else a tab if the first line has one."""
-    suffix = path.suffix.lower()
-    if suffix in (".tsv", ".csv"):
-        return "\t" if suffix == ".tsv" else ","
-    first = text.lstrip().splitlines()[0]
-    return "\t" if "\t" in first else ","
-
-
-def _columns(path: Path, line: int, header: List[str]) -> Dict[str, int]:
-    """Position of each required column in the header, or EvalManifestError."""
-    names = [cell.strip().lower() for cell in header]
-    missing = [name for name in COLUMNS if name not in names]
-    if missing:
-        raise EvalManifestError(
-            f"{path}:{line}: the header lacks column(s) {', '.join(missing)}; "
-            f"it must name {', '.join(COLUMNS)} (got {header})"
-        )
-    doubled = [name for name in COLUMNS if names.count(name) > 1]
-    if doubled:
-        raise EvalManifestError(f"{path}:{line}: the header names {', '.join(doubled)} more than once")
-    return {name: names.index(name) for name in COLUMNS}
-
-
-def _item(path: Path, line: int, row: List[str], columns: Dict[str, int], width: int) -> EvalItem:
+def _item(path: Path, line: int, row: Dict[str, str]) -> EvalItem:
     """One EvalItem from a data row, or EvalManifestError naming the line."""
-    if len(row) != width:
-        raise EvalManifestError(f"{path}:{line}: expected {width} fields like the header, got {len(row)}")
-    audio, transcript, label = (row[columns[name]].strip() for name in COLUMNS)
-    if not audio:
+    if not row["path"]:
         raise EvalManifestError(f"{path}:{line}: the path field is empty")
-    if not label:
+    if not row["label"]:
         raise EvalManifestError(f"{path}:{line}: the label field is empty")
-    resolved = Path(audio) if Path(audio).is_absolute() else path.parent / audio
-    return EvalItem(path=resolved, transcript=transcript, label=label)
+    audio = Path(row["path"])
+    return EvalItem(path=audio if audio.is_absolute() else path.parent / audio, transcript=row["transcript"],
+                    label=row["label"])
 
 
 def _resolve_labels(
@@ -349,29 +279,3 @@ def _normalise(text: str) -> str:
 def _label_key(label: str) -> tuple:
     """Sort key: integer labels first by value, then the rest alphabetically."""
     return (0, int(label), "") if re.fullmatch(r"-?\d+", label) else (1, 0, label)
-
-
-def _table_row(name: str, figures: Dict[str, Any], width: int) -> str:
-    """One aligned row of the text report."""
-    values = [f"{figures[key]:.{DIGITS}f}" for key in (metrics.PRECISION, metrics.RECALL, metrics.F1)]
-    return f"{name:>{width}}" + "".join(f"{v:>12}" for v in values) + f"{figures[metrics.SUPPORT]:>12}"
-
-
-def _markdown_row(name: str, figures: Dict[str, Any]) -> str:
-    """One row of the markdown table."""
-    values = [f"{figures[key]:.{DIGITS}f}" for key in (metrics.PRECISION, metrics.RECALL, metrics.F1)]
-    return f"| {_md(name)} | " + " | ".join(values) + f" | {figures[metrics.SUPPORT]} |"
-
-
-def _matrix_text(names: List[str], confusion: List[List[int]]) -> List[str]:
-    """The confusion matrix as aligned text with a header row of labels."""
-    width = max([len(name) for name in names] + [len(str(c)) for row in confusion for c in row]) + 2
-    lines = [" " * width + "".join(f"{name:>{width}}" for name in names)]
-    for name, row in zip(names, confusion):
-        lines.append(f"{name:>{width}}" + "".join(f"{count:>{width}}" for count in row))
-    return lines
-
-
-def _md(text: str) -> str:
-    """Escape a pipe so a label cannot break a markdown table."""
-    return text.replace("|", "\\|")

@@ -36,7 +36,8 @@ def classification_report(y_true: Sequence[str], y_pred: Sequence[str], labels: 
         ``zero_division=0``); the averages' Support is the number of items.
 
     Raises:
-        InvalidInputError (a ValueError): empty or mismatched inputs, duplicate or reserved labels, a reference outside labels.
+        InvalidInputError (a ValueError): empty or mismatched inputs, duplicate or reserved labels, a
+            reference outside labels.
     """
     labels = _check_labels(labels)
     true_idx, pred_idx = _encode(y_true, y_pred, labels)
@@ -53,7 +54,7 @@ def classification_report(y_true: Sequence[str], y_pred: Sequence[str], labels: 
     report[ACCURACY] = float(hits.sum() / total)
     report[MACRO] = _figures(precision.mean(), recall.mean(), f1.mean(), total)
     weights = support / total
-    report[WEIGHTED] = _figures(precision @ weights, recall @ weights, f1 @ weights, total)
+    report[WEIGHTED] = _figures(float(precision @ weights), float(recall @ weights), float(f1 @ weights), total)
     return report
 
 

@@ -290,7 +290,9 @@ class Stream:
             speech &= frame_energy_db(x, frames, self._stride, self._field) >= opts.energy_gate_db
         return speech
 
-    def _partial(self, tentative_lp: NDArray[np.float32], committed_to: int, emitted_at: float) -> Optional[StreamEvent]:
+    def _partial(
+        self, tentative_lp: NDArray[np.float32], committed_to: int, emitted_at: float
+    ) -> Optional[StreamEvent]:
         """The open segment so far: committed frames give stable tokens, the rest tentative ones."""
         seg_start = self._endpoint.open
         assert seg_start is not None and self._lp is not None

@@ -84,10 +84,42 @@ def test_missing_onnx_file(bundle_copy: Path) -> None:
 
 
 def test_corrupt_onnx_file(bundle_copy: Path) -> None:
-    name = read_manifest(bundle_copy).graph.file
-    (bundle_copy / name).write_bytes(b"\x00garbage" * 100)
+    path = bundle_copy / read_manifest(bundle_copy).graph.file
+    path.write_bytes(b"\x00" * path.stat().st_size)  # the manifest's size, so ONNX Runtime meets it
     with pytest.raises(ModelBundleError, match="ONNX Runtime cannot load"):
         phonedge.load(bundle_copy)
+
+
+def test_onnx_file_of_another_size(bundle_copy: Path) -> None:
+    path = bundle_copy / read_manifest(bundle_copy).graph.file
+    size = path.stat().st_size
+    with path.open("r+b") as handle:
+        handle.truncate(size - 1)
+    with pytest.raises(ModelBundleError, match=f"{size - 1} bytes, but the manifest says {size}"):
+        phonedge.load(bundle_copy)
+
+
+def test_sha256_checked_on_request(bundle_copy: Path) -> None:
+    path = bundle_copy / read_manifest(bundle_copy).graph.file
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF  # same size: only the hash can tell
+    path.write_bytes(bytes(data))
+    read_manifest(bundle_copy)  # the cheap check passes
+    with pytest.raises(ModelBundleError, match="sha256 .* differs from the manifest's"):
+        read_manifest(bundle_copy, verify=True)
+
+
+def test_retired_manifest_fields_still_read(bundle_copy: Path) -> None:
+    """Bundles written with the fields nothing read (special_tokens, ...) keep loading, with the same manifest."""
+    before = read_manifest(bundle_copy)
+
+    def add_retired(data: dict) -> None:
+        data["audio"]["return_attention_mask"] = True
+        data["tokenizer"].update(special_tokens=["<pad>", "<unk>"], phone_delimiter_token=" ")
+
+    _edit(bundle_copy, add_retired)
+    assert read_manifest(bundle_copy) == before
+    phonedge.load(bundle_copy)
 
 
 def test_manifest_names_absent_input(bundle_copy: Path) -> None:

@@ -25,9 +25,7 @@ def spec_of(tok) -> TokenizerSpec:
         blank_id=tok.pad_token_id,
         pad_token=tok.pad_token,
         unk_token=tok.unk_token,
-        special_tokens=list(tok.all_special_tokens),
         word_delimiter_token=tok.word_delimiter_token,
-        phone_delimiter_token=getattr(tok, "phone_delimiter_token", " "),
         do_lower_case=getattr(tok, "do_lower_case", False),
         clean_up_tokenization_spaces=bool(tok.clean_up_tokenization_spaces),
     )

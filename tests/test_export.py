@@ -194,15 +194,11 @@ def test_manifest_round_trips_with_the_right_fields(layer_fp32, layer_model):
     tok, audio, graph = manifest.tokenizer, manifest.audio, manifest.graph
     assert tok.kind == "Wav2Vec2PhonemeCTCTokenizer"
     assert tok.vocab == PHONEMES and tok.blank_id == 0
-    assert (tok.pad_token, tok.unk_token, tok.word_delimiter_token, tok.phone_delimiter_token) == (
-        "<pad>",
-        "<unk>",
-        None,
-        " ",
-    )
-    assert set(tok.special_tokens) == {"<pad>", "<s>", "</s>", "<unk>"}
+    assert (tok.pad_token, tok.unk_token, tok.word_delimiter_token) == ("<pad>", "<unk>", None)
+    assert not {"special_tokens", "phone_delimiter_token"} & set(data["tokenizer"])  # retired: nothing reads them
+    assert "return_attention_mask" not in data["audio"]
     assert (audio.sample_rate, audio.frame_stride, audio.receptive_field) == (16_000, 320, 400)
-    assert (audio.feat_extract_norm, audio.return_attention_mask, audio.do_normalize) == ("layer", True, True)
+    assert (audio.feat_extract_norm, audio.do_normalize) == ("layer", True)
     model_file = layer_fp32 / graph.file
     assert graph.size_bytes == model_file.stat().st_size
     import hashlib
@@ -235,7 +231,7 @@ def test_character_tokenizer_fields(group_fp32):
     tok = manifest.tokenizer
     assert tok.kind == "Wav2Vec2CTCTokenizer" and tok.word_delimiter_token == "|"
     assert tok.vocab == [*CHARACTERS, ADDED_TOKEN, "<unk>"]  # added token kept, hole filled with unk
-    assert (manifest.audio.feat_extract_norm, manifest.audio.return_attention_mask) == ("group", False)
+    assert manifest.audio.feat_extract_norm == "group"
     assert manifest.parity["padded_batch"] is None
 
 
@@ -304,7 +300,7 @@ def test_parity_compares_the_runtime_transcripts():
     from phonedge.manifest import TokenizerSpec
 
     spec = TokenizerSpec(kind="Wav2Vec2PhonemeCTCTokenizer", vocab=["<pad>", "<s>", "</s>", "<unk>", "z", "ih"],
-                         blank_id=0, special_tokens=["<pad>", "<s>", "</s>", "<unk>"], word_delimiter_token=None)
+                         blank_id=0, word_delimiter_token=None)
     eye = np.eye(6, dtype=np.float32)
     reference = [eye[[0, 4, 4, 0, 5, 0]], eye[[4, 0, 4, 5]], np.zeros((0, 6), np.float32)]
     shifted = [eye[[4, 4, 0, 0, 5, 5]], eye[[4, 4, 4, 5]], np.zeros((0, 6), np.float32)]  # same/merged/empty
@@ -461,7 +457,7 @@ def test_bad_calibration_audio(tmp_path, layer_model, make, message):
 def test_bad_labels_file(tmp_path, layer_model):
     labels = tmp_path / "labels.tsv"
     labels.write_text("label\ttranscript\n0\tz iy r ow\n")
-    with pytest.raises(ExportError, match=r"lacks the column.*name"):
+    with pytest.raises(ExportError, match=r"lacks column\(s\) name"):
         export_bundle(layer_model, tmp_path / "out", labels=labels)
 
 
@@ -546,11 +542,48 @@ def test_cli_module_imports_no_heavy_package():
     assert result.stdout.strip() == "[]"
 
 
-def test_cli_quantize_choices_follow_the_library():
-    from phonedge_export import QUANTIZE_MODES
-    from phonedge_export.cli import QUANTIZE_CHOICES
+def _cli_options(monkeypatch, args: list[str]):
+    """The ExportOptions that ``phonedge export MODEL -o OUT ARGS`` hands to export_bundle."""
+    import phonedge_export
+    from phonedge.errors import PhonedgeError
 
-    assert QUANTIZE_CHOICES == QUANTIZE_MODES
+    seen = []
+
+    def capture(model, output, options, **_kwargs):
+        seen.append(options)
+        raise PhonedgeError("captured")
+
+    monkeypatch.setattr(phonedge_export, "export_bundle", capture)
+    result = CliRunner().invoke(export_command, ["model", "-o", "out", *args])
+    assert result.exit_code in (1, 2), result.output
+    return seen[0] if seen else result
+
+
+def test_cli_defaults_and_choices_are_the_library_s(monkeypatch):
+    """The CLI re-types nothing: its defaults are ExportOptions()'s, and every choice the library has is offered."""
+    from phonedge_export import ExportOptions, QUANTIZE_MODES
+    from phonedge_export.matmul_encoder import FEATURE_ENCODERS
+    from phonedge_export.pos_conv import POS_CONVS
+
+    assert _cli_options(monkeypatch, []) == ExportOptions()
+    for name, choices in (("quantize", QUANTIZE_MODES), ("feature_encoder", FEATURE_ENCODERS), ("pos_conv", POS_CONVS)):
+        for choice in choices:
+            options = _cli_options(monkeypatch, [f"--{name.replace('_', '-')}", choice])
+            assert getattr(options, name) == choice
+        refused = _cli_options(monkeypatch, [f"--{name.replace('_', '-')}", "no-such-choice"])
+        assert refused.exit_code == 2 and all(choice in refused.output for choice in choices)
+    options = _cli_options(monkeypatch, [
+        "--no-per-channel", "--exclude-node", "a", "--exclude-node", "b", "--exclude-op-type", "Conv",
+        "--attention-mask", "--encoder-piece-frames", "0", "--optimize", "--calibration-audio", "audio",
+        "--labels", "labels.tsv", "--min-agreement", "0.5", "--min-frame-agreement", "0.9", "--fp32-atol", "0.01",
+        "--no-parity-gate", "--overwrite",
+    ])
+    assert options == ExportOptions(
+        per_channel=False, exclude_nodes=("a", "b"), exclude_op_types=("Conv",), with_attention_mask=True,
+        encoder_piece_frames=0, optimize=True, calibration_audio=Path("audio"), labels=Path("labels.tsv"),
+        min_agreement=0.5, min_frame_agreement=0.9, fp32_atol=0.01, gate=False, overwrite=True,
+    )
+    assert _cli_options(monkeypatch, ["--min-agreement", "1.5"]).exit_code == 2  # ranges come from the fields too
 
 
 def _graph_nodes(bundle: Path) -> list:

@@ -85,11 +85,14 @@ def test_other_formats_and_rates_match_pytorch(reference_model: Path, reference_
         assert rec.predict(tmp_path / f"{path.stem}_8000.flac").text == rec.predict(path).text
 
 
-def test_timestamps_and_confidences(layer_bundle: Path) -> None:
-    rec = phonedge.load(layer_bundle)
-    pred = rec.predict(signals(4, [48000])[0], RATE)
-    assert pred.duration == pytest.approx(3.0)
+def test_timestamps_and_confidences(reference_bundles: dict, real_recordings: list) -> None:
+    """A real "zero" gets its four phoneme tokens, in order, on the frame grid, inside the audio."""
+    rec = phonedge.load(reference_bundles["none"])
+    zero = next(path for path in real_recordings if path.name == "0_lucas_0.wav")
+    pred = rec.predict(zero)
+    assert pred.duration == pytest.approx(len(load_audio(zero, None, RATE, 400)) / RATE)
     assert 0.0 < pred.confidence <= 1.0
+    assert [t.text for t in pred.tokens] == pred.text.split() == ["z", "ih", "r", "ow"]
     ends = [0.0]
     for tok in pred.tokens:
         assert ends[-1] <= tok.start < tok.end <= pred.duration + 0.02
@@ -238,6 +241,7 @@ def test_int8_batch_equals_one_by_one(reference_bundles: dict, real_recordings: 
     rec = phonedge.load(reference_bundles["int8"])
     single = [rec.predict(p, return_logits=True) for p in real_recordings]
     batch = rec.predict_batch(real_recordings, batch_size=4, return_logits=True)
+    assert len(batch) == len(single) == len(real_recordings) > 4  # more items than one batch holds
     for a, b in zip(batch, single):
         assert a.text == b.text
         np.testing.assert_array_equal(a.logits, b.logits)

@@ -73,8 +73,8 @@ def local_rows(
         try:
             while True:
                 while len(pending) < 2 * workers:
-                    chunk = next(tasks, None)
-                    if chunk is None:
+                    chunk = next(tasks, [])  # _chunks yields no empty chunk: [] marks the end
+                    if not chunk:
                         break
                     pending.add(pool.submit(_work, chunk))
                 if not pending:

@@ -73,7 +73,8 @@ class BatchSummary:
 
 def plan_resume(out: OutputDir, paths: Sequence[str], digest: str) -> ResumePlan:
     """Skip inputs already ok for DIGEST, and drop their old error rows from the parts so they are retried."""
-    done, failed = set(), set()
+    done: set[str] = set()
+    failed: set[str] = set()
     for row in out.index():
         if row["bundle_digest"] == digest:
             (done if row["status"] == STATUS_OK else failed).add(row["path"])

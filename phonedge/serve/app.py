@@ -51,7 +51,10 @@ def create_app(recognizer: Recognizer, settings: Optional[ServeSettings] = None)
             Route("/v1/predict", endpoints.predict, methods=["POST"]),
             WebSocketRoute("/v1/stream", stream_endpoint),
         ],
-        middleware=[Middleware(TokenAuth, token=settings.token), Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
+        middleware=[
+            Middleware(TokenAuth, token=settings.token),
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+        ],
         exception_handlers={Exception: _error, PhonedgeError: _error},
         lifespan=lifespan,
     )

@@ -50,7 +50,7 @@ async def _upload(request: Request, max_bytes: int) -> tuple[bytes, str]:
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         async with request.form(max_files=1, max_fields=16, max_part_size=max_bytes) as form:
             for value in form.values():
-                if hasattr(value, "read"):
+                if not isinstance(value, str):  # a file field (UploadFile); other fields are text
                     return await value.read(), f"upload {value.filename or 'file'!r}"
         raise BadRequestError("the multipart form holds no file; send the audio as a file field "
                               "(curl -F file=@a.wav)")

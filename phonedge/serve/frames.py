@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Dict
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .errors import BadRequestError
 
-FORMATS = {"pcm16": np.dtype("<i2"), "f32": np.dtype("<f4")}
+FORMATS: Dict[str, "np.dtype[Any]"] = {"pcm16": np.dtype("<i2"), "f32": np.dtype("<f4")}
 MAX_SAMPLE_RATE = 384_000
 
 
@@ -52,7 +52,9 @@ def is_stop(text: str) -> bool:
         data = None
     if data == {"type": "stop"}:
         return True
-    raise BadRequestError('after the start message, text messages must be {"type": "stop"}; audio goes in binary frames')
+    raise BadRequestError(
+        'after the start message, text messages must be {"type": "stop"}; audio goes in binary frames'
+    )
 
 
 class FrameDecoder:

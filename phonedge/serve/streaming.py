@@ -45,7 +45,7 @@ class StreamSession:
             return {"type": "idle"}
         if message["type"] == "websocket.disconnect":
             raise _Gone
-        return message
+        return dict(message)
 
     async def _start(self) -> StartMessage:
         message = await self._receive()

@@ -5,7 +5,11 @@ the same conv kernels and strides, so 20 ms frames at 16 kHz), scaled down to tr
 cores. It learns the phonemes of all ten digits from the training split (index 5-49) and is
 evaluated on the digits 0-3 of the test split (index 0-4), the four classes of the model card.
 
-Usage: python benchmarks/train_reference.py --out reference/model [--epochs N] [--seed S]
+Usage (from the repository root): python -m reference.train_reference --out reference/model [--epochs N] [--seed S]
+
+The committed reference/model was trained when this script resampled at soxr's default quality
+("HQ"); it now reads audio through phonedge.audio.load_audio ("VHQ", as inference does), so a
+retrained model would differ slightly from the committed one.
 """
 
 from __future__ import annotations
@@ -41,12 +45,10 @@ def list_clips(recordings: Path, test: bool, digits: tuple[int, ...]) -> list[tu
 
 
 def load_16k(path: Path) -> np.ndarray:
-    """Read an 8 kHz FSDD clip as mono float32 and resample it to 16 kHz."""
-    import soundfile as sf
-    import soxr
+    """Read an 8 kHz FSDD clip as mono float32 at 16 kHz exactly as the runtime reads audio (same soxr quality)."""
+    from phonedge.audio import load_audio
 
-    audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    return soxr.resample(audio.mean(axis=1), rate, SAMPLE_RATE).astype(np.float32)
+    return load_audio(path, None, SAMPLE_RATE, 1)
 
 
 def perturb(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
