@@ -24,11 +24,10 @@ from typing import Any, Optional
 
 REPO = Path(__file__).resolve().parents[1]
 
-from benchmarks import environment
+from benchmarks import environment, sections
 
 PHONEDGE = [sys.executable, "-c", "from phonedge.cli import main; main()"]
 RESULTS = REPO / "benchmarks" / "results"
-MARKER = "<!-- batch-throughput: written by benchmarks/batch_throughput.py -->"
 
 
 def _log(message: str) -> None:
@@ -150,16 +149,14 @@ def results_section() -> str:
     parts = [p.read_text(encoding="utf-8").strip() for p in sorted(RESULTS.glob("batch*.md"))]
     if not parts:
         return ""
-    return "\n\n".join([MARKER, "## Batch (corpus throughput, `phonedge batch`)", *parts]) + "\n"
+    return "\n\n".join(["## Batch (corpus throughput, `phonedge batch`)", *parts]) + "\n"
 
 
 def write_markdown(text: str, name: str, results_md: bool) -> None:
     """results/NAME.md, then the Batch section at the end of RESULTS.md rebuilt from all of them."""
     (RESULTS / f"{name}.md").write_text(text + "\n", encoding="utf-8")
-    path = REPO / "benchmarks" / "RESULTS.md"
-    if results_md and path.is_file():
-        body = path.read_text(encoding="utf-8").split(MARKER)[0].rstrip("\n") + "\n\n"
-        path.write_text(body + results_section(), encoding="utf-8")
+    if results_md:
+        sections.write("batch", results_section())
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -25,7 +25,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from . import arm64_env, portability_compare
+from . import arm64_env, portability_compare, sections
 from .portability_suite import ANSWERS, ARRAYS
 
 ROOT = arm64_env.ROOT
@@ -69,8 +69,7 @@ NOTES = (
 def render(report: dict[str, Any]) -> None:
     """Write portability.json and the Portability section of RESULTS.md from REPORT."""
     RESULTS_JSON.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    RESULTS_MD.write_text(portability_compare.replace_section(
-        RESULTS_MD.read_text(encoding="utf-8"), portability_compare.markdown(report)), encoding="utf-8")
+    sections.write("portability", "\n".join(portability_compare.markdown(report)), RESULTS_MD)
     _log(f"wrote {RESULTS_JSON.relative_to(ROOT)} and the Portability section of {RESULTS_MD.relative_to(ROOT)}")
 
 

@@ -189,18 +189,3 @@ def markdown(report: Mapping[str, Any]) -> list[str]:
     if report.get("notes"):
         lines.append("")
     return lines
-
-
-def replace_section(document: str, section: list[str]) -> str:
-    """DOCUMENT with its Portability section replaced by SECTION (inserted before the notes if absent)."""
-    lines = document.splitlines()
-    text = section + ([] if section and section[-1] == "" else [""])
-    if SECTION in lines:
-        start = lines.index(SECTION)
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        lines[start:end] = text
-    else:
-        anchor = next((i for i, line in enumerate(lines) if line in ("## Not measured, and why", "## Notes")),
-                      len(lines))
-        lines[anchor:anchor] = text
-    return "\n".join(lines) + "\n"

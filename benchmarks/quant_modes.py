@@ -31,7 +31,7 @@ from typing import Any, Optional
 
 REPO = Path(__file__).resolve().parents[1]
 
-from benchmarks import environment
+from benchmarks import environment, sections
 from benchmarks.prepare import exporter_version, log
 from benchmarks.workloads import SpeedPlan, length_key, speech_signal
 
@@ -273,9 +273,26 @@ def main(argv: Optional[list[str]] = None) -> int:
     json_path.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
     md = markdown(results)
     (args.out / f"quant_modes-{name}.md").write_text(md, encoding="utf-8")
+    sections.write("quantization-modes", results_section(args.out))
     print(md)
     log(f"wrote {json_path}")
     return 0
+
+
+def results_section(folder: Path) -> str:
+    """The "Quantization modes" section of RESULTS.md: every quant_modes-*.md table in FOLDER."""
+    tables = sorted(folder.glob("quant_modes-*.md"))
+    if not tables:
+        return ""
+    lines = ["## Quantization modes", "",
+             "Written by `python -m benchmarks.quant_modes` (`--xlsr53`, `--sweep`) into "
+             "benchmarks/results/quant_modes-*.md/json, and gathered here. Modes: README.md, "
+             "Quantization modes.", ""]
+    for path in tables:
+        lines += [f"### {path.stem[len('quant_modes-'):]}", "", path.read_text(encoding="utf-8").strip(), ""]
+    return "\n".join(lines)
+
+
 
 
 def markdown(results: dict[str, Any]) -> str:

@@ -26,7 +26,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 
 from benchmarks.environment import describe
-from benchmarks.serve_report import markdown_section, update_results_md
+from benchmarks import sections
+from benchmarks.serve_report import markdown_section
 
 AUDIO = REPO / "reference" / "audio"
 RATE = 16000
@@ -254,7 +255,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "serve_load.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     section = markdown_section(record)
-    update_results_md(args.md, section)
+    sections.write("serve", section, args.md)
     print(section)
     s = record["summary"]
     return 0 if s["errors"] == 0 and s["finals_identical"] == s["finals_expected"] == s["finals_received"] else 1

@@ -52,17 +52,3 @@ def markdown_section(record: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def update_results_md(md: Path, section: str) -> None:
-    """Replace (or append) the serve section at the end of RESULTS.md."""
-    text = md.read_text(encoding="utf-8") if md.is_file() else "# phonedge benchmark results\n"
-    head = text.split(SECTION)[0].rstrip("\n")
-    md.write_text(head + "\n\n" + section, encoding="utf-8")
-
-
-def section_from(json_path: Path) -> str:
-    """The section for the record at ``json_path``, or "" when no load run was recorded."""
-    if not json_path.is_file():
-        return ""
-    return markdown_section(json.loads(json_path.read_text(encoding="utf-8")))

@@ -36,6 +36,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from benchmarks import sections
+
 REPO = Path(__file__).resolve().parents[1]
 RATE = 16000
 BLOCK = RATE // 10  # 100 ms
@@ -419,18 +421,6 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_results_section(section: str, results_md: Path) -> None:
-    """Replace (or append) the Streaming section of RESULTS.md, between markers."""
-    begin, end = "<!-- streaming:begin -->", "<!-- streaming:end -->"
-    text = results_md.read_text(encoding="utf-8") if results_md.is_file() else ""
-    block = f"{begin}\n{section}\n{end}"
-    if begin in text and end in text:
-        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    results_md.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     """Run the parts asked for and write the figures."""
     import phonedge
@@ -470,7 +460,7 @@ def main() -> None:
         results["wall_clock"] = wall_clock(args.bundle, args.speed_bundle, args.threads, args.wall_minutes)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")
-    write_results_section(markdown(results), args.results_md)
+    sections.write("streaming", markdown(results), args.results_md)
     log(f"wrote {args.out} and the Streaming section of {args.results_md}")
 
 

@@ -109,7 +109,7 @@ def _report(identical: bool) -> dict:
             "notes": ["a note"]}
 
 
-def test_markdown_and_section_replacement() -> None:
+def test_markdown() -> None:
     lines = portability_compare.markdown(_report(True))
     text = "\n".join(lines)
     assert lines[0] == portability_compare.SECTION
@@ -117,13 +117,6 @@ def test_markdown_and_section_replacement() -> None:
     assert "identical answers on every emulated CPU" in text and "- a note" in text
     assert "`flac` 1/1, 0.0e+00" in text
     assert "ANSWERS DIFFER" in "\n".join(portability_compare.markdown(_report(False)))
-
-    doc = "# Results\n\n## Speed\n\nfast\n\n## Not measured, and why\n\n- x\n"
-    inserted = portability_compare.replace_section(doc, ["## Portability", "", "v1", ""])
-    assert inserted.index("## Portability") < inserted.index("## Not measured") and "fast" in inserted
-    replaced = portability_compare.replace_section(inserted, ["## Portability", "", "v2", ""])
-    assert "v2" in replaced and "v1" not in replaced and replaced.count("## Portability") == 1
-    assert replaced.index("## Speed") < replaced.index("## Portability") < replaced.index("## Not measured")
 
 
 def test_every_exporter_mode_is_in_the_suite() -> None:
