@@ -115,8 +115,8 @@ def markdown(res: dict[str, Any]) -> str:
              f"- Bundle: `{res['bundle']}` ({res['bundle_mb']:.1f} MB); input: {res['input']}: "
              f"{res['files']} files, {res['audio_s'] / 3600:.3f} h of audio",
              "- Each row is one command in a fresh process, timed from outside (start-up, model load and the "
-             "Parquet writes included). Reproduce: `flock /tmp/phonedge-heavy.lock .venv/bin/python "
-             f"benchmarks/batch_throughput.py {res['args']}`", "",
+             "Parquet writes included). Reproduce: `.venv/bin/python -m "
+             f"benchmarks.batch_throughput {res['args']}`", "",
              "| Run | Workers x threads | Wall s | Files/s | Audio-h per h | vs best |",
              "|---|---|---:|---:|---:|---:|"]
     best = max(rate(r) for r in res["runs"])
