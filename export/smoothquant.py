@@ -140,13 +140,7 @@ def analyse(
         return measure
 
     linears = [name for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)]
-    handles = [model.get_submodule(name).register_forward_hook(hook(name)) for name in linears]
-    try:
-        with torch.inference_mode():
-            model(signal)
-    finally:
-        for handle in handles:
-            handle.remove()
+    _forward_with_hooks(model, signal, {name: hook(name) for name in linears})
 
     analysis = Analysis(seconds=signal.shape[1] / sample_rate)
     chosen: dict[str, float | None] = {}
@@ -192,8 +186,6 @@ def migrated(model: Any, analysis: Analysis | None) -> Iterator[None]:
 
 def _channel_maxima(model: Any, sites: Sequence[Site], signal: Any) -> dict[str, Any]:
     """Each site's largest absolute output per channel on SIGNAL."""
-    import torch
-
     maxima: dict[str, Any] = {}
     if not sites:
         return maxima
@@ -204,14 +196,21 @@ def _channel_maxima(model: Any, sites: Sequence[Site], signal: Any) -> dict[str,
 
         return record
 
-    handles = [model.get_submodule(site.norm).register_forward_hook(hook(site.norm)) for site in sites]
+    _forward_with_hooks(model, signal, {site.norm: hook(site.norm) for site in sites})
+    return maxima
+
+
+def _forward_with_hooks(model: Any, signal: Any, hooks: dict[str, Callable[..., None]]) -> None:
+    """One forward pass of MODEL on SIGNAL with a forward hook on each named submodule, removed after."""
+    import torch
+
+    handles = [model.get_submodule(name).register_forward_hook(fn) for name, fn in hooks.items()]
     try:
         with torch.inference_mode():
             model(signal)
     finally:
         for handle in handles:
             handle.remove()
-    return maxima
 
 
 def _normalised(scales: Any) -> Any:

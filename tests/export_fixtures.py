@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 PHONEMES = ["<pad>", "<s>", "</s>", "<unk>", "a", "b", "k", "s", "t", "iy", "ow"]
 CHARACTERS = ["<pad>", "<s>", "</s>", "<unk>", "|", "a", "b", "c", "d", "e"]
@@ -64,3 +67,17 @@ def build_checkpoint(folder: Path, layer_norm: bool, seed: int = 0, hidden: int 
     model.save_pretrained(folder)
     Wav2Vec2Processor(feature_extractor=extractor, tokenizer=tokenizer).save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """Tiny models gain nothing from threads, and oversubscribed CI cores make torch's thread pool crawl.
+
+    Autouse in every test module that imports it.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

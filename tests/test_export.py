@@ -21,7 +21,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 from click.testing import CliRunner  # noqa: E402
-from export_fixtures import ADDED_TOKEN, CHARACTERS, PHONEMES  # noqa: E402
+from export_fixtures import ADDED_TOKEN, CHARACTERS, PHONEMES, one_torch_thread  # noqa: E402,F401 (autouse)
 from phonedge_export import export_bundle  # noqa: E402
 from phonedge_export.calibration import generated_signals  # noqa: E402
 from phonedge_export.checkpoint import receptive_field, resolve_model  # noqa: E402
@@ -36,15 +36,6 @@ LOOSE = {"min_frame_agreement": 0.8}
 
 
 # ---------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny models gain nothing from threads, and oversubscribed CI cores make torch's thread pool crawl."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _bundle(factory: pytest.TempPathFactory, model: Path, **options) -> Path:

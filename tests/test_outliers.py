@@ -17,6 +17,7 @@ pytest.importorskip("optimum.exporters.onnx")
 pytest.importorskip("onnx")
 
 from benchmarks.outlier_twin import PLACES, plant_outliers, write_twin  # noqa: E402
+from export_fixtures import one_torch_thread  # noqa: E402,F401 (autouse)
 from phonedge_export import export_bundle  # noqa: E402
 from phonedge_export.mixed_precision import Attempt, fewest_float  # noqa: E402
 from phonedge_export.outliers import Site, linear_node_name, norm_sites, rescale_channels  # noqa: E402
@@ -27,15 +28,6 @@ from phonedge.manifest import read_manifest  # noqa: E402
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 CALIBRATION_FILES = 16
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Small models gain nothing from threads on oversubscribed CI cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _load(folder: Path):
