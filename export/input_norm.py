@@ -16,6 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from phonedge.errors import ExportError
+
+from .onnx_graph import topological
 from phonedge.features import VARIANCE_EPSILON
 
 INPUT_VALUES = "input_values"
@@ -84,26 +86,8 @@ def normalize_in_graph(model: Any, padding_value: float = 0.0) -> None:
         node("Div", [centred, scale], normed)  # padded positions of CENTRED are already 0 = the padding value
     graph.initializer.extend(inits)
     known = {v.name for v in graph.input} | {i.name for i in graph.initializer}
-    ordered = _topological(nodes + list(graph.node), known)
+    ordered, rest = topological(nodes + list(graph.node), known)
+    ordered += rest  # they read names of an outer scope: keep their order
     del graph.node[:]
     graph.node.extend(ordered)
     onnx.checker.check_model(model)
-
-
-def _topological(nodes: list[Any], available: set[str]) -> list[Any]:
-    """NODES in an order where each one follows the producers of its inputs (the fp16 converter
-    leaves its input casts out of order, which ONNX Runtime accepts but the ONNX checker does not)."""
-    ready, pending, ordered = set(available) | {""}, list(nodes), []
-    while pending:
-        rest = []
-        for node in pending:
-            if all(i in ready for i in node.input):
-                ordered.append(node)
-                ready.update(node.output)
-            else:
-                rest.append(node)
-        if len(rest) == len(pending):  # the remainder reads names made nowhere above: keep their order
-            ordered.extend(rest)
-            break
-        pending = rest
-    return ordered

@@ -88,3 +88,26 @@ def op_counts(path: Path) -> dict[str, int]:
     for node in onnx.load(str(path), load_external_data=False).graph.node:
         counts[node.op_type] = counts.get(node.op_type, 0) + 1
     return counts
+
+
+def topological(nodes: list[Any], available: set[str]) -> tuple[list[Any], list[Any]]:
+    """NODES in an order where each follows the producers of its inputs, and the nodes left over.
+
+    AVAILABLE holds the names defined before them (graph inputs, initializers). Leftovers read a
+    name produced nowhere among NODES: a cycle, an undefined input, or a name from an outer graph.
+    The float16 converter appends its input Casts after their readers, which ONNX Runtime accepts
+    but the ONNX checker refuses.
+    """
+    ready, pending, ordered = set(available) | {""}, list(nodes), []
+    while pending:
+        rest = []
+        for node in pending:
+            if all(name in ready for name in node.input):
+                ordered.append(node)
+                ready.update(node.output)
+            else:
+                rest.append(node)
+        if len(rest) == len(pending):
+            return ordered, rest
+        pending = rest
+    return ordered, []

@@ -20,6 +20,8 @@ from typing import Any
 
 from phonedge.errors import ExportError
 
+from .onnx_graph import topological
+
 PROJECTION_NORM = "/wav2vec2/feature_projection/layer_norm/LayerNormalization"
 INPUT_VALUES = "input_values"
 PIECE = "/wav2vec2/feature_extractor/Loop/piece"
@@ -89,21 +91,11 @@ def _encoder_nodes(nodes: list[Any], frames: str) -> set[int]:
 
 
 def _topological(nodes: list[Any], graph_proto: Any, where: str) -> list[Any]:
-    """NODES in an order where every input is defined first (the float16 converter appends Casts last)."""
-    ready = {i.name for i in graph_proto.input} | {t.name for t in graph_proto.initializer} | {""}
-    ordered: list[Any] = []
-    waiting = nodes
-    while waiting:
-        later = []
-        for node in waiting:
-            if all(name in ready for name in node.input):
-                ordered.append(node)
-                ready.update(node.output)
-            else:
-                later.append(node)
-        if len(later) == len(waiting):
-            raise ExportError(f"{where}: the graph has a cycle or an undefined input")
-        waiting = later
+    """NODES in an order where every input is defined first."""
+    known = {i.name for i in graph_proto.input} | {t.name for t in graph_proto.initializer}
+    ordered, rest = topological(nodes, known)
+    if rest:
+        raise ExportError(f"{where}: the graph has a cycle or an undefined input")
     return ordered
 
 
