@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import pytest
 import soundfile as sf
 
 import phonedge
+from benchmarks.long_audio_accuracy import raw_copy
 from phonedge.audio import load_audio
 from phonedge.errors import PhonedgeError
 
@@ -145,21 +144,12 @@ def local_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "bundle"
 
 
-def _without_normalisation(bundle: Path, out: Path) -> Path:
-    """A copy of a bundle whose manifest skips input normalisation (the identity on every window)."""
-    shutil.copytree(bundle, out)
-    data = json.loads((out / "phonedge.json").read_text())
-    data["audio"]["do_normalize"] = False
-    (out / "phonedge.json").write_text(json.dumps(data))
-    return out
-
-
 def test_chunked_equals_unchunked_when_context_suffices(local_bundle: Path, tmp_path: Path) -> None:
     """Chunks on the frame grid with enough context reproduce the single pass frame for frame.
 
     Windows are normalised one by one, so the geometry is checked with normalisation off.
     """
-    bundle = _without_normalisation(local_bundle, tmp_path / "raw")
+    bundle = raw_copy(local_bundle, tmp_path / "raw")
     x = signals(8, [16000 * 7 + 123])[0]
     whole = phonedge.load(bundle, chunking=ONE_PASS).predict(x, RATE, return_logits=True)
     chunked = phonedge.load(bundle, chunking=phonedge.ChunkPlan(2.0, 0.4, 0.4)).predict(x, RATE, return_logits=True)
