@@ -46,7 +46,7 @@ def per(truth: str, hyp: str) -> float:
 
 
 def raw_copy(bundle: Path, out: Path) -> Path:
-    """A copy of BUNDLE whose manifest skips input normalisation (the old whole-input normalisation; the identity on every window)."""
+    """A copy of BUNDLE whose manifest skips input normalisation (the identity on every window)."""
     shutil.copytree(bundle, out)
     data = json.loads((out / "phonedge.json").read_text())
     data["audio"]["do_normalize"] = False
