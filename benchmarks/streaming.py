@@ -37,6 +37,7 @@ from typing import Any, Optional
 import numpy as np
 
 from benchmarks import sections
+from benchmarks.worker import peak_rss_mb, rss_mb
 
 REPO = Path(__file__).resolve().parents[1]
 RATE = 16000
@@ -200,20 +201,6 @@ class ChargedRecognizer:
     def logits(self, samples: np.ndarray) -> np.ndarray:
         """Reference logits; the speed bundle's time is charged."""
         return self._both("logits", samples)
-
-
-def rss_mb() -> float:
-    """Resident set size of this process, MiB."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def peak_rss_mb() -> float:
-    """High-water mark of the resident set (VmHWM), MiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 class LatencyMeter:

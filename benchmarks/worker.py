@@ -20,7 +20,7 @@ from typing import Any
 MB = 1024 * 1024
 
 
-def _rss_mb() -> float:
+def rss_mb() -> float:
     """Current resident set size of this process in MiB."""
     import psutil
 
@@ -60,17 +60,17 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     plan = SpeedPlan(tuple(spec["plan"]["lengths_s"]), spec["plan"]["warmup"],
                      {float(k): v for k, v in spec["plan"]["repeats"].items()})
     signal = np.load(spec["signal"])
-    result: dict[str, Any] = {"rss_start_mb": _rss_mb()}
+    result: dict[str, Any] = {"rss_start_mb": rss_mb()}
     try:
         backend = make_backend(spec["backend"], ModelSet.from_dict(spec["models"]), spec["threads"])
         start = time.perf_counter()
         backend.import_libraries()
         result["import_s"] = time.perf_counter() - start
-        result["rss_after_imports_mb"] = _rss_mb()
+        result["rss_after_imports_mb"] = rss_mb()
         start = time.perf_counter()
         backend.load()
         result["load_s"] = time.perf_counter() - start
-        result["rss_after_load_mb"] = _rss_mb()
+        result["rss_after_load_mb"] = rss_mb()
         latency: dict[str, Any] = {}
         for seconds in plan.lengths_s:
             samples = np.ascontiguousarray(signal[: int(round(seconds * SAMPLE_RATE))])
