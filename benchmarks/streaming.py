@@ -96,13 +96,13 @@ def _overlaps(event: Any, span: tuple[int, int, str]) -> bool:
     return event.start_sample < span[1] and event.end_sample > span[0]
 
 
-def accuracy(bundle: Path, threads: int) -> dict[str, Any]:
+def accuracy(bundle: Path, threads: int, opts: Any) -> dict[str, Any]:
     """Part 1: segments vs utterances, labels vs predict, finals vs predict, tentative changes."""
     import phonedge
 
     rec = phonedge.load(bundle, threads=threads)
     audio, spans = build_stream(None)
-    stream = rec.stream()
+    stream = rec.stream(opts)
     events = []
     for at in range(0, len(audio), BLOCK):
         events += stream.accept(audio[at : at + BLOCK])
@@ -247,16 +247,16 @@ class LatencyMeter:
                 "final_s": pct(self.final)}
 
 
-def virtual_clock(answers: Path, speed: Optional[Path], threads: int, minutes: float) -> dict[str, Any]:
+def virtual_clock(answers: Path, speed: Optional[Path], threads: int, minutes: float, opts: Any) -> dict[str, Any]:
     """Part 2: the stream on a clock that charges measured compute (SPEED None: the reference model's own)."""
     import phonedge
-    from phonedge.stream import Stream, StreamOptions
+    from phonedge.stream import Stream
 
     rec = ChargedRecognizer(phonedge.load(answers, threads=threads),
                             None if speed is None else phonedge.load(speed, threads=threads))
     audio, spans = build_stream(minutes * 60, seed=1)
     # Built on the wrapper itself (rec.stream() would hand the stream the inner recogniser).
-    stream = Stream(rec, StreamOptions())
+    stream = Stream(rec, opts)
     log(f"virtual clock: {len(audio) / RATE / 60:.1f} min of audio, {len(spans)} utterances")
     done = 0.0
     meter = LatencyMeter(speech_spans(audio, spans, stream.options.energy_gate_db or -50.0))
@@ -307,10 +307,10 @@ def virtual_clock(answers: Path, speed: Optional[Path], threads: int, minutes: f
     return out
 
 
-def wall_clock(answers: Path, speed: Path, threads: int, minutes: float) -> dict[str, Any]:
+def wall_clock(answers: Path, speed: Path, threads: int, minutes: float, opts: Any) -> dict[str, Any]:
     """Part 3: blocks arrive in real time from a producer thread; events timed on the wall clock."""
     import phonedge
-    from phonedge.stream import Stream, StreamOptions
+    from phonedge.stream import Stream
 
     rec = ChargedRecognizer(phonedge.load(answers, threads=threads), phonedge.load(speed, threads=threads))
     audio, spans = build_stream(minutes * 60, seed=2)
@@ -327,7 +327,7 @@ def wall_clock(answers: Path, speed: Path, threads: int, minutes: float) -> dict
 
     threading.Thread(target=produce, daemon=True).start()
     # Built on the wrapper itself (rec.stream() would hand the stream the inner recogniser).
-    stream = Stream(rec, StreamOptions())
+    stream = Stream(rec, opts)
     meter = LatencyMeter(speech_spans(audio, spans, stream.options.energy_gate_db or -50.0))
     max_queue = 0
     while True:
@@ -353,8 +353,9 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         "## Streaming", "",
         f"`python -m benchmarks.streaming` ({results['date']}, CPU: {results['cpu']}, {results['threads']} threads, "
-        f"load average at start {results['load_average']}). Stream settings: the defaults "
-        f"(windows of {opts['left_s']} s left context + {opts['hop_s']} s hop + {opts['right_s']} s right context, "
+        f"load average at start {results['load_average']}). Stream settings: "
+        + ("the defaults " if not results.get("changed") else f"--set {', '.join(results['changed'])} ")
+        + f"(windows of {opts['left_s']} s left context + {opts['hop_s']} s hop + {opts['right_s']} s right context, "
         f"endpoint after {opts['endpoint_silence_s']} s without speech, energy gate {opts['energy_gate_db']} dBFS), "
         f"100 ms blocks.", "",
         f"**Accuracy, reference model** (int8 bundle; the 120 FSDD test utterances in one {a['stream_s']:.0f} s stream "
@@ -424,31 +425,41 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "streaming.json")
     parser.add_argument("--results-md", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+                        help="Change one StreamOptions setting for this run (repeatable), e.g. --set hop_s=0.3.")
     args = parser.parse_args()
 
-    opts = phonedge.StreamOptions()
+    opts = phonedge.StreamOptions().replace(**dict(_setting(s) for s in args.settings))
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": _cpu(), "threads": args.threads,
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "options": {k: getattr(opts, k) for k in ("left_s", "hop_s", "right_s", "endpoint_silence_s",
                                                   "pre_speech_s", "post_speech_s", "max_segment_s", "energy_gate_db")},
-        "bundle": str(args.bundle), "speed_bundle": str(args.speed_bundle),
+        "bundle": str(args.bundle), "speed_bundle": str(args.speed_bundle), "changed": args.settings,
     }
-    results["accuracy"] = accuracy(args.bundle, args.threads)
+    results["accuracy"] = accuracy(args.bundle, args.threads, opts)
     if args.minutes > 0:
-        results["virtual_clock"] = virtual_clock(args.bundle, args.speed_bundle, args.threads, args.minutes)
+        results["virtual_clock"] = virtual_clock(args.bundle, args.speed_bundle, args.threads, args.minutes, opts)
     if args.hour_from is not None:
         earlier = json.loads(args.hour_from.read_text(encoding="utf-8"))
         results["reference_long"] = {**earlier["reference_long"], "from_run": earlier["date"]}
     elif args.memory_minutes > 0:
         log("an hour-long stream with the reference model's own compute (memory and backlog over time)")
-        results["reference_long"] = virtual_clock(args.bundle, None, args.threads, args.memory_minutes)
+        results["reference_long"] = virtual_clock(args.bundle, None, args.threads, args.memory_minutes, opts)
     if args.wall_minutes > 0:
-        results["wall_clock"] = wall_clock(args.bundle, args.speed_bundle, args.threads, args.wall_minutes)
+        results["wall_clock"] = wall_clock(args.bundle, args.speed_bundle, args.threads, args.wall_minutes, opts)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")
     sections.write("streaming", markdown(results), args.results_md)
     log(f"wrote {args.out} and the Streaming section of {args.results_md}")
+
+
+def _setting(text: str) -> tuple[str, Any]:
+    """NAME=VALUE from --set, VALUE read as a number (or none/None for an optional setting)."""
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise SystemExit(f"--set takes NAME=VALUE, got {text!r}")
+    return name.strip(), None if value.strip().lower() == "none" else float(value)
 
 
 def _cpu() -> str:
