@@ -156,7 +156,8 @@ def _prepare(model: str | Path, out_dir: Path, opts: ExportOptions, say: Progres
         attention=opts.attention_form,
         staging=target,
         say=say,
-        masked=_default_mask(opts.target, layer_norm, opts.quantize) if opts.with_attention_mask is None else opts.with_attention_mask,
+        masked=(_default_mask(opts.target, layer_norm, opts.quantize) if opts.with_attention_mask is None
+                else opts.with_attention_mask),
         pieces=_piece_frames(
             0 if opts.target == "cuda" and opts.encoder_piece_frames is None else opts.encoder_piece_frames,
             layer_norm,
