@@ -156,7 +156,7 @@ def _prepare(model: str | Path, out_dir: Path, opts: ExportOptions, say: Progres
         attention=opts.attention_form,
         staging=target,
         say=say,
-        masked=_default_mask(opts.target, layer_norm) if opts.with_attention_mask is None else opts.with_attention_mask,
+        masked=_default_mask(opts.target, layer_norm, opts.quantize) if opts.with_attention_mask is None else opts.with_attention_mask,
         pieces=_piece_frames(
             0 if opts.target == "cuda" and opts.encoder_piece_frames is None else opts.encoder_piece_frames,
             layer_norm,
@@ -402,15 +402,20 @@ STAGES: list[Callable[[ExportJob], None]] = [
 ]
 
 
-def _default_mask(target: str, layer_norm: bool) -> bool:
-    """Whether the graph takes an attention mask unless told: layer-norm models on the CPU only.
+def _default_mask(target: str, layer_norm: bool, quantize: str) -> bool:
+    """Whether the graph takes an attention mask unless told: float layer-norm models on the CPU only.
+
+    Dynamic int8 (and int4, which runs int8 MatMuls) takes one activation scale per batch, so the
+    runtime runs such bundles one item per call (phonedge/batching.py): a mask would only cost
+    time (its Where/Slice/Add in every layer: 2-7% of the xlsr-53 int8 latency at 1-10 s on an
+    AMD EPYC, 2 threads) and never mask anything.
 
     On CUDA, ONNX Runtime's MultiHeadAttention runs flash attention only without a key padding
     mask (contrib_ops/cuda/bert/multihead_attention.cc); measured on an H100 (fp16 xlsr-53, raw
     session) the unmasked graph took 7.4 ms at 30 s and 26.0 ms on 16 x 10 s against 11.6 and
     32.3 masked. Without a mask the runtime batches equal lengths only.
     """
-    return layer_norm and target != "cuda"
+    return layer_norm and target != "cuda" and quantize not in WEIGHT_QUANTIZED_MODES
 
 
 def _piece_frames(requested: int | None, layer_norm: bool, model: str) -> int:

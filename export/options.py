@@ -45,7 +45,7 @@ class ExportOptions:
                                              multiple=True, metavar="OP")
     with_attention_mask: Optional[bool] = option(
         None, "Graph input attention_mask.", flag="attention-mask",
-        default_help="on for layer-norm models on the CPU target")
+        default_help="on for float (none) layer-norm models on the CPU target")
     feature_encoder: str = option(
         "matmul", "Conv feature encoder as MatMuls (int8 quantizes them; same float results) or as exported.",
         choices=FEATURE_ENCODERS)

@@ -28,6 +28,7 @@ from phonedge_export.checkpoint import receptive_field, resolve_model  # noqa: E
 from phonedge_export.cli import export as export_command  # noqa: E402
 from phonedge_export.parity import compare  # noqa: E402
 
+from phonedge.batching import BatchPolicy, batch_policy  # noqa: E402
 from phonedge.errors import ExportError, MissingExtraError  # noqa: E402
 from phonedge.manifest import MANIFEST_NAME, read_manifest  # noqa: E402
 
@@ -158,6 +159,13 @@ def test_mask_input_follows_the_feature_encoder_norm(layer_fp32, group_fp32):
     assert read_manifest(group_fp32).graph.inputs == ["input_values"]
 
 
+def test_int8_graph_takes_no_mask(layer_int8, layer_fp32):
+    """Dynamic int8 runs one item per call, so its layer-norm graph has no mask input (fp32 keeps one)."""
+    assert read_manifest(layer_int8).graph.inputs == ["input_values"]
+    assert batch_policy(read_manifest(layer_int8)) is BatchPolicy.ONE_BY_ONE
+    assert batch_policy(read_manifest(layer_fp32)) is BatchPolicy.PADDED
+
+
 def test_padded_masked_batch_equals_single_items(layer_fp32):
     manifest = read_manifest(layer_fp32)
     stride, field = manifest.audio.frame_stride, manifest.audio.receptive_field
@@ -232,7 +240,7 @@ def test_quantized_parity_figures_and_thresholds(layer_int8):
         assert isinstance(parity[key], float)
     assert 0 < parity["max_abs_logit_diff"] < 0.5
     assert parity["thresholds"] == {"min_frame_agreement": 0.8, "min_agreement": None}
-    assert parity["padded_batch"]["n_inputs"] == 4
+    assert parity["padded_batch"] is None  # int8 runs one item per call: no padded batch to check
 
 
 def test_calibration_audio_and_labels(tmp_path, layer_model):
