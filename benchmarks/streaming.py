@@ -356,8 +356,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"load average at start {results['load_average']}). Stream settings: "
         + ("the defaults " if not results.get("changed") else f"--set {', '.join(results['changed'])} ")
         + f"(windows of {opts['left_s']} s left context + {opts['hop_s']} s hop + {opts['right_s']} s right context, "
-        f"endpoint after {opts['endpoint_silence_s']} s without speech, energy gate {opts['energy_gate_db']} dBFS), "
-        f"100 ms blocks.", "",
+        f"endpoint after {opts['endpoint_silence_s']} s without speech, energy gate {opts['energy_gate_db']} dBFS, "
+        f"segment edges {opts.get('edge_margin_s', 0)} s beyond the loud run, at most {opts['pre_speech_s']} / "
+        f"{opts['post_speech_s']} s from the speech), 100 ms blocks.", "",
         f"**Accuracy, reference model** (int8 bundle; the 120 FSDD test utterances in one {a['stream_s']:.0f} s stream "
         "with 0.5-1.5 s pauses):", "",
         "| Figure | Value |", "|---|---:|",
@@ -434,7 +435,8 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": _cpu(), "threads": args.threads,
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "options": {k: getattr(opts, k) for k in ("left_s", "hop_s", "right_s", "endpoint_silence_s",
-                                                  "pre_speech_s", "post_speech_s", "max_segment_s", "energy_gate_db")},
+                                                  "pre_speech_s", "post_speech_s", "edge_margin_s", "max_segment_s",
+                                                  "energy_gate_db")},
         "bundle": str(args.bundle), "speed_bundle": str(args.speed_bundle), "changed": args.settings,
     }
     results["accuracy"] = accuracy(args.bundle, args.threads, opts)

@@ -8,8 +8,12 @@ How it works (all on the model's frame grid, so nothing depends on how the calle
   never recompute it. Its right-context frames are *tentative* until the next window commits them.
 - Endpointing (:mod:`phonedge.endpoint`) marks each frame speech or not: the greedy path emits a
   token there (or a user VAD says speech), and the frame is louder than an energy gate. A segment
-  opens at the first speech frame (less ``pre_speech_s``) and closes after ``endpoint_silence_s``
-  of non-speech (keeping ``post_speech_s``), or at ``max_segment_s``.
+  opens at the first speech frame and closes after ``endpoint_silence_s`` of non-speech, or at
+  ``max_segment_s``. Its edges hug the sound: it starts where the run of loud frames leading to
+  its first speech frame starts and ends where the loud run holding its last speech frame ends,
+  each widened by ``edge_margin_s``, but at most ``pre_speech_s`` before the first and
+  ``post_speech_s`` after the last speech frame (CTC tokens fall mid-sound, and the model's labels
+  move with the silence around an utterance). Without a gate the edges are those two bounds.
 - Each closed segment's final is ``recognizer.predict`` on exactly the segment's samples, with
   token times shifted by the segment's start: streaming changes when an answer comes, not what
   it is. Partials, decoded from the window frames, may differ from the final.
@@ -48,8 +52,11 @@ class StreamOptions:
         left_s, hop_s, right_s: the sliding window: left context, the frames each window commits,
             right context. Cost per second of audio is about (left+hop+right)/hop model-seconds.
         endpoint_silence_s: a run of non-speech this long after speech ends the segment.
-        pre_speech_s: audio kept before the first speech frame of a segment.
-        post_speech_s: audio kept after the last speech frame (at most ``endpoint_silence_s``).
+        pre_speech_s: the most audio kept before the first speech frame of a segment.
+        post_speech_s: the most audio kept after the last speech frame (at most ``endpoint_silence_s``).
+        edge_margin_s: a segment starts this much before the run of loud frames (above
+            ``energy_gate_db``) leading to its first speech frame and ends this much after the loud
+            run holding its last one, within the two bounds above; no effect without a gate.
         max_segment_s: a segment longer than this is cut there (bounds a final's cost and memory).
         energy_gate_db: frames quieter than this RMS level (dBFS, over the frame's receptive
             field) never count as speech; None turns the gate off.
@@ -65,6 +72,7 @@ class StreamOptions:
     endpoint_silence_s: float = 0.5
     pre_speech_s: float = 0.3
     post_speech_s: float = 0.3
+    edge_margin_s: float = 0.02
     max_segment_s: float = 15.0
     energy_gate_db: Optional[float] = -50.0
     vad: Optional[Vad] = field(default=None, compare=False)
@@ -77,7 +85,7 @@ class StreamOptions:
         for name in ("hop_s", "endpoint_silence_s", "max_segment_s"):
             if not getattr(self, name) > 0:
                 raise PhonedgeError(f"StreamOptions.{name} must be > 0, got {getattr(self, name)}")
-        for name in ("left_s", "right_s", "pre_speech_s", "post_speech_s"):
+        for name in ("left_s", "right_s", "pre_speech_s", "post_speech_s", "edge_margin_s"):
             if not getattr(self, name) >= 0:
                 raise PhonedgeError(f"StreamOptions.{name} must be >= 0, got {getattr(self, name)}")
         if self.post_speech_s > self.endpoint_silence_s:
@@ -166,6 +174,7 @@ class Stream:
             pre=round(options.pre_speech_s / step),
             post=round(options.post_speech_s / step),
             max_frames=max(1, round(options.max_segment_s / step)),
+            margin=round(options.edge_margin_s / step),
         )
         self.reset()
 
@@ -260,7 +269,7 @@ class Stream:
         """Decode one window: commit its middle frames, endpoint, and emit events."""
         x = self._samples(chunk.start, chunk.stop)
         lp = log_softmax(self.recognizer.window_logits(x))
-        speech = self._speech(x, lp)
+        speech, loud = self._speech(x, lp)
         first = chunk.start // self._stride
         committed_to = first + chunk.keep_to
         kept = lp[chunk.keep_from : chunk.keep_to]
@@ -269,7 +278,7 @@ class Stream:
         events = [
             self._final(seg, emitted_at)
             for seg in self._endpoint.window(speech[chunk.keep_from : chunk.keep_to], speech[chunk.keep_to :],
-                                             committed_to)
+                                             committed_to, None if loud is None else loud[chunk.keep_from :])
         ]
         if self.options.partials and self._endpoint.open is not None:
             partial = self._partial(lp[chunk.keep_to :], committed_to, emitted_at)
@@ -277,8 +286,11 @@ class Stream:
                 events.append(partial)
         return events
 
-    def _speech(self, x: NDArray[np.float32], lp: NDArray[np.float32]) -> NDArray[np.bool_]:
-        """Per frame of a window: speech (token emitted, or the VAD's word) and louder than the gate."""
+    def _speech(
+        self, x: NDArray[np.float32], lp: NDArray[np.float32]
+    ) -> tuple[NDArray[np.bool_], Optional[NDArray[np.bool_]]]:
+        """Per frame of a window: speech (token emitted, or the VAD's word, and loud) and loud (louder
+        than the gate; None without one)."""
         opts = self.options
         frames = len(lp)
         if opts.vad is None:
@@ -286,9 +298,10 @@ class Stream:
         else:
             speech = np.array([bool(opts.vad(x[f * self._stride : (f + 1) * self._stride], self._rate))
                                for f in range(frames)], dtype=bool)
-        if opts.energy_gate_db is not None:
-            speech &= frame_energy_db(x, frames, self._stride, self._field) >= opts.energy_gate_db
-        return speech
+        if opts.energy_gate_db is None:
+            return speech, None
+        loud = frame_energy_db(x, frames, self._stride, self._field) >= opts.energy_gate_db
+        return speech & loud, loud
 
     def _partial(
         self, tentative_lp: NDArray[np.float32], committed_to: int, emitted_at: float

@@ -122,6 +122,68 @@ def test_stable_tokens_never_change_within_a_segment(reference_events: list) -> 
     assert checked > 0
 
 
+def test_segments_hug_the_utterances(rec: phonedge.Recognizer, speech: tuple, reference_events: list) -> None:
+    audio, spans = speech
+    finals = [e for e in reference_events if e.kind == "final" and e.tokens]
+    # The pauses are digital silence: a segment starts one frame (the margin) before the first frame whose
+    # field reaches the utterance, and ends one after the last one.
+    field = 400 + 320
+    assert len(finals) == len(spans)
+    for final, (start, stop) in zip(finals, spans):
+        assert start - field < final.start_sample and final.end_sample < stop + field
+    # Without a gate, segments keep pre_speech_s before the first token, which falls inside the sound.
+    ungated = [e for e in run(rec.stream(energy_gate_db=None), audio, [len(audio)]) if e.kind == "final" and e.tokens]
+    assert sum(e.start_sample <= start - field for e, (start, _) in zip(ungated, spans)) >= len(spans) // 2
+
+
+def tone_stream(noise_db: float | None = None) -> np.ndarray:
+    """1 s of silence, 0.2 s of a -45 dBFS tone, 0.3 s at -20 dBFS, 0.1 s at -45 dBFS, 1 s of silence."""
+    t = np.arange(int(2.6 * RATE)) / RATE
+    level = np.zeros_like(t)
+    level[RATE : int(1.6 * RATE)] = 10 ** (-45 / 20)
+    level[int(1.2 * RATE) : int(1.5 * RATE)] = 10 ** (-20 / 20)
+    x = level * np.sqrt(2) * np.sin(2 * np.pi * 440 * t)
+    if noise_db is not None:
+        x += np.random.default_rng(0).normal(0, 10 ** (noise_db / 20), len(t))
+    return x.astype(np.float32)
+
+
+def loud_vad(frame: np.ndarray, rate: int) -> bool:
+    return bool(np.abs(frame).max() > 0.05)  # only the -20 dBFS part
+
+
+def final_spans(events: list) -> list[tuple[int, int]]:
+    return [(e.start_sample, e.end_sample) for e in events if e.kind == "final"]
+
+
+def test_a_segment_starts_where_the_loud_run_starts(rec: phonedge.Recognizer) -> None:
+    audio = tone_stream()
+    # Speech (the VAD) from frame 60 (1.2 s) to 74; loud (above -50 dBFS) frames 50 (1.0 s) to 79.
+    # Edges: one 20 ms frame of margin beyond the loud run; the last frame's field ends 80 samples later.
+    assert final_spans(run(rec.stream(vad=loud_vad), audio, [len(audio)])) == [(49 * 320, 81 * 320 + 80)]
+    # Without a gate: pre_speech_s (15 frames) before the first speech frame, post_speech_s after the last.
+    assert final_spans(run(rec.stream(vad=loud_vad, energy_gate_db=None), audio, [len(audio)])) == \
+        [(45 * 320, 90 * 320 + 80)]
+    # A wider margin stays within those bounds.
+    assert final_spans(run(rec.stream(vad=loud_vad, edge_margin_s=0.1), audio, [len(audio)])) == \
+        [(45 * 320, 85 * 320 + 80)]
+
+
+def test_noise_above_the_gate_keeps_the_pre_and_post_bounds(rec: phonedge.Recognizer) -> None:
+    audio = tone_stream(noise_db=-45.0)  # every frame above the -50 dBFS gate: one loud run
+    gated = run(rec.stream(vad=loud_vad), audio, [len(audio)])
+    assert final_spans(gated) == [(45 * 320, 90 * 320 + 80)]
+    assert [e.to_dict() for e in gated] == [e.to_dict() for e in run(rec.stream(vad=loud_vad, energy_gate_db=None),
+                                                                      audio, [len(audio)])]
+
+
+def test_without_a_gate_the_edge_margin_changes_nothing(rec: phonedge.Recognizer, speech: tuple) -> None:
+    audio, _ = speech
+    runs = [run(rec.stream(energy_gate_db=None, edge_margin_s=m), audio, [len(audio)]) for m in (0.0, 0.1)]
+    assert any(e.kind == "final" for e in runs[0])
+    assert [e.to_dict() for e in runs[0]] == [e.to_dict() for e in runs[1]]
+
+
 def test_silence_and_quiet_noise_give_no_events(rec: phonedge.Recognizer) -> None:
     noise = np.random.default_rng(0).normal(0, 1e-4, 10 * RATE).astype(np.float32)  # -80 dBFS
     assert run(rec.stream(), noise, [4000]) == []
@@ -185,6 +247,8 @@ def test_bad_input_gets_typed_errors(layer_bundle: Path) -> None:
         rec.stream(post_speech_s=2.0, endpoint_silence_s=0.5)
     with pytest.raises(PhonedgeError, match="hop_s"):
         phonedge.StreamOptions(hop_s=0)
+    with pytest.raises(PhonedgeError, match="edge_margin_s must be >= 0"):
+        phonedge.StreamOptions(edge_margin_s=-0.02)
 
 
 def test_a_stream_shorter_than_the_receptive_field_ends_quietly(layer_bundle: Path) -> None:
