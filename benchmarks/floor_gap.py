@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -68,8 +70,8 @@ def _feeds(manifest: Any, seconds: float) -> dict[str, np.ndarray]:
     return feeds
 
 
-def wall_median_s(bundle: Path, seconds: float, threads: int, runs: int) -> float:
-    """Median ``session.run`` time after two warm-ups, no profiler."""
+def wall_s(bundle: Path, seconds: float, threads: int, runs: int) -> tuple[float, float]:
+    """Fastest and median ``session.run`` time after two warm-ups, no profiler."""
     session, manifest = _session(bundle, threads, None)
     feeds = _feeds(manifest, seconds)
     for _ in range(2):
@@ -79,11 +81,15 @@ def wall_median_s(bundle: Path, seconds: float, threads: int, runs: int) -> floa
         start = time.perf_counter()
         session.run(None, feeds)
         times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    return min(times), float(np.median(times))
 
 
-def kernel_breakdown(bundle: Path, seconds: float, threads: int, runs: int) -> dict[str, float]:
-    """Seconds per run of kernel time per category, warm-up excluded, Loop body not counted twice."""
+def kernel_breakdown(bundle: Path, seconds: float, threads: int, runs: int) -> tuple[float, dict[str, float]]:
+    """The fastest profiled run (after two warm-ups): its duration and its kernel seconds per category.
+
+    One run, not an average: on a shared machine a slow run's kernels would not add up to another
+    run's wall time. The Loop's body nodes are counted under their own ops, not twice.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         session, manifest = _session(bundle, threads, str(Path(tmp) / "profile"))
         feeds = _feeds(manifest, seconds)
@@ -92,11 +98,12 @@ def kernel_breakdown(bundle: Path, seconds: float, threads: int, runs: int) -> d
         for _ in range(runs):
             session.run(None, feeds)
         events = json.loads(Path(session.end_profiling()).read_text())
-    run_spans = sorted((e["ts"], e["ts"] + e["dur"]) for e in events if e.get("name") == "model_run")[-runs:]
-    if len(run_spans) < runs:
-        raise RuntimeError(f"the profile holds {len(run_spans)} model runs, expected at least {runs}")
-    start = run_spans[0][0]
-    nodes = [e for e in events if e.get("cat") == "Node" and e["name"].endswith("_kernel_time") and e["ts"] >= start]
+    spans = sorted((e["ts"], e["ts"] + e["dur"]) for e in events if e.get("name") == "model_run")[-runs:]
+    if len(spans) < runs:
+        raise RuntimeError(f"the profile holds {len(spans)} model runs, expected at least {runs}")
+    start, stop = min(spans, key=lambda span: span[1] - span[0])
+    nodes = [e for e in events if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")
+             and start <= e["ts"] <= stop]
     totals: collections.Counter[str] = collections.Counter()
     loops = [(e["ts"], e["ts"] + e["dur"]) for e in nodes if e["args"]["op_name"] == "Loop"]
     inside = 0.0
@@ -109,11 +116,12 @@ def kernel_breakdown(bundle: Path, seconds: float, threads: int, runs: int) -> d
         if any(a <= e["ts"] and e["ts"] + e["dur"] <= b for a, b in loops):
             inside += e["dur"]
     totals[LOOP] -= inside
-    return {name: dur / runs / 1e6 for name, dur in totals.items()}
+    return (stop - start) / 1e6, {name: dur / 1e6 for name, dur in totals.items()}
 
 
 def main() -> None:
     """Measure each length and print (and write) the table."""
+    from benchmarks import sections
     from benchmarks.floor import compute_floor
     from benchmarks.workloads import length_key
 
@@ -124,7 +132,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, nargs="+", default=[1.0, 3.0, 10.0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "floor_gap.json")
+    parser.add_argument("--results-md", type=Path, default=REPO / "benchmarks" / "RESULTS.md",
+                        help="file whose floor-gap section gets the table (empty: none)")
     args = parser.parse_args()
 
     config = json.loads((args.model / "config.json").read_text(encoding="utf-8"))
@@ -134,21 +144,74 @@ def main() -> None:
     for seconds in args.seconds:
         key = length_key(seconds)
         bound = floor["lengths"][key]
-        wall = wall_median_s(args.bundle, seconds, args.threads, args.runs)
-        parts = kernel_breakdown(args.bundle, seconds, args.threads, args.runs)
-        rows[key] = {"wall_s": wall, "floor_s": bound["phonedge_split_s"], "x_floor": wall / bound["phonedge_split_s"],
+        best, median = wall_s(args.bundle, seconds, args.threads, args.runs)
+        profiled, parts = kernel_breakdown(args.bundle, seconds, args.threads, args.runs)
+        floor_s = bound["phonedge_split_s"]
+        rows[key] = {"best_s": best, "median_s": median, "floor_s": floor_s,
+                     "x_floor_best": best / floor_s, "x_floor_median": median / floor_s,
                      "floor_int8_s": bound["int8_macs"] / rates["int8"],
                      "floor_float_s": bound["float32_macs"] / rates["float32"],
-                     "kernels_s": parts, "between_kernels_s": wall - sum(parts.values())}
-        r = rows[key]
-        print(f"{key} s: wall {wall * 1e3:.1f} ms = {r['x_floor']:.2f} x floor {r['floor_s'] * 1e3:.1f} ms "
-              f"(int8 part {r['floor_int8_s'] * 1e3:.1f}, float part {r['floor_float_s'] * 1e3:.1f})", flush=True)
-        for name, value in sorted(parts.items(), key=lambda kv: -kv[1]):
-            print(f"    {name:70s} {value * 1e3:8.1f} ms")
-        print(f"    {'between kernels (wall - kernel sum)':70s} {r['between_kernels_s'] * 1e3:8.1f} ms", flush=True)
+                     "profiled_run_s": profiled, "kernels_s": parts,
+                     "between_kernels_s": profiled - sum(parts.values())}
+        log(f"{key} s: best {best * 1e3:.1f} ms = {best / floor_s:.2f} x floor {floor_s * 1e3:.1f} ms")
+    results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": cpu_name(),
+               "load_average": [round(x, 2) for x in os.getloadavg()], "bundle": str(args.bundle),
+               "threads": args.threads, "runs": args.runs, "rates_macs_per_s": rates, "lengths": rows}
+    text = markdown(results)
+    print(text)
     if args.out:
-        args.out.write_text(json.dumps({"bundle": str(args.bundle), "threads": args.threads, "rates": rates,
-                                        "lengths": rows}, indent=1), encoding="utf-8")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    if args.results_md:
+        sections.write("floor-gap", text, args.results_md)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The RESULTS.md section: one column per length, one row per kind of work."""
+    rows = results["lengths"]
+    keys = list(rows)
+    names = sorted({n for r in rows.values() for n in r["kernels_s"]},
+                   key=lambda n: -max(r["kernels_s"].get(n, 0.0) for r in rows.values()))
+
+    def ms(value: float) -> str:
+        return f"{value * 1e3:.1f}"
+
+    lines = [
+        "## Where int8 time goes against the compute floor", "",
+        f"`python -m benchmarks.floor_gap {results['bundle']}` ({results['date']}, CPU: {results['cpu']}, "
+        f"{results['threads']} threads, load average at start {results['load_average']}). Best and median of "
+        f"{results['runs']} bare runs; the breakdown is the fastest of {results['runs']} profiled runs. Floor rates: "
+        f"int8 {results['rates_macs_per_s']['int8'] / 1e9:.0f} GMAC/s, float32 "
+        f"{results['rates_macs_per_s']['float32'] / 1e9:.0f} GMAC/s.", "",
+        "| ms | " + " | ".join(f"{k} s" for k in keys) + " |",
+        "|---|" + "---:|" * len(keys),
+        "| bare run, best (median) | " + " | ".join(f"{ms(rows[k]['best_s'])} ({ms(rows[k]['median_s'])})"
+                                                  for k in keys) + " |",
+        "| floor (int8 term + float term) | " + " | ".join(
+            f"{ms(rows[k]['floor_s'])} ({ms(rows[k]['floor_int8_s'])} + {ms(rows[k]['floor_float_s'])})"
+            for k in keys) + " |",
+        "| **x floor, best (median)** | " + " | ".join(
+            f"**{rows[k]['x_floor_best']:.2f}** ({rows[k]['x_floor_median']:.2f})" for k in keys) + " |",
+        "| profiled run | " + " | ".join(ms(rows[k]["profiled_run_s"]) for k in keys) + " |",
+    ]
+    lines += [f"| {name} | " + " | ".join(ms(rows[k]["kernels_s"].get(name, 0.0)) for k in keys) + " |"
+              for name in names]
+    lines.append("| between kernels (executor) | " + " | ".join(ms(rows[k]["between_kernels_s"]) for k in keys)
+                 + " |")
+    return "\n".join(lines) + "\n"
+
+
+def log(message: str) -> None:
+    """Progress on stderr."""
+    print(f"[floor_gap] {message}", file=sys.stderr, flush=True)
+
+
+def cpu_name() -> str:
+    """The CPU's model name and logical CPU count."""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} logical CPUs)"
+    return "unknown"
 
 
 if __name__ == "__main__":

@@ -63,3 +63,14 @@ def test_compute_floor_relates_the_reference_to_the_bound() -> None:
     assert one["max_speedup_phonedge_split"] == pytest.approx(0.25 / one["phonedge_split_s"])
     assert one["all_int8_s"] <= one["phonedge_split_s"] or rates["float32"] > rates["int8"]
     assert "reference_median_s" not in floor["lengths"]["0.5"]
+
+
+def test_floor_gap_breakdown_accounts_for_a_real_run(reference_bundles) -> None:
+    """The int8 reference bundle's fastest profiled run splits into kernel categories plus executor time,
+    the int8 MatMuls are found, and nothing inside the encoder Loop is counted twice."""
+    from benchmarks.floor_gap import LOOP, category, kernel_breakdown
+
+    run_s, parts = kernel_breakdown(reference_bundles["int8"], 1.0, 1, 3)
+    assert parts[category("DynamicQuantizeMatMul")] > 0 and parts[LOOP] >= 0
+    assert 0 < sum(parts.values()) <= run_s * 1.001
+    assert category("Transpose") == "layout and shape" and category("Gelu") == "normalisation and activations"
