@@ -410,6 +410,30 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def sweep_markdown(runs: list[dict[str, Any]]) -> str:
+    """The RESULTS.md section for a settings sweep: one row per earlier run's JSON (accuracy + virtual clock)."""
+    first = runs[0]
+    lines = [
+        "## Streaming settings sweep", "",
+        f"Each row is one `python -m benchmarks.streaming --minutes 3 --wall-minutes 0 --memory-minutes 0 "
+        f"--set ...` run ({first['date']} to {runs[-1]['date']}, CPU: {first['cpu']}, {first['threads']} threads): "
+        "latency and cost on the virtual clock with the xlsr-53-size int8 bundle, segments and labels on the "
+        "FSDD stream with the reference model (speed bundle: `" + first.get("speed_bundle_export", first["speed_bundle"])
+        + "`, today's default graph). Figures from "
+        "separate runs on a shared VM: compare loosely.", "",
+        "| left / hop / right s | endpoint s | RTF | first token p50 s | commit p50 s | final p50 s | largest backlog s "
+        "| own segment | label = predict |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in runs:
+        o, a, v = r["options"], r["accuracy"], r["virtual_clock"]
+        lines.append(
+            f"| {o['left_s']} / {o['hop_s']} / {o['right_s']} | {o['endpoint_silence_s']} | {v['rtf']:.3f} | "
+            f"{v['first_token_s']['p50']:.2f} | {v['commit_s']['p50']:.2f} | {v['final_s']['p50']:.2f} | "
+            f"{v['max_backlog_s']:.2f} | {a['own_segment']}/{a['utterances']} | {a['label_equals_predict']}/{a['utterances']} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     """Run the parts asked for and write the figures."""
     import phonedge
@@ -428,7 +452,15 @@ def main() -> None:
     parser.add_argument("--results-md", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
     parser.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                         help="Change one StreamOptions setting for this run (repeatable), e.g. --set hop_s=0.3.")
+    parser.add_argument("--sweep-table", type=Path, default=None, metavar="DIR",
+                        help="Only render the sweep section of RESULTS.md from the run JSONs in DIR, then stop.")
     args = parser.parse_args()
+
+    if args.sweep_table is not None:
+        runs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(args.sweep_table.glob("*.json"))]
+        sections.write("streaming-sweep", sweep_markdown(runs), args.results_md)
+        log(f"wrote the sweep section of {args.results_md} from {len(runs)} runs")
+        return
 
     opts = phonedge.StreamOptions().replace(**dict(_setting(s) for s in args.settings))
     results: dict[str, Any] = {
