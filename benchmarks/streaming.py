@@ -351,7 +351,7 @@ def markdown(results: dict[str, Any]) -> str:
     a, v, w = results["accuracy"], results.get("virtual_clock"), results.get("wall_clock")
     opts = results["options"]
     lines = [
-        "## Streaming", "",
+        "## Streaming", "", "![streaming memory and latency](results/streaming.png)", "",
         f"`python -m benchmarks.streaming` ({results['date']}, CPU: {results['cpu']}, {results['threads']} threads, "
         f"load average at start {results['load_average']}). Stream settings: "
         + ("the defaults " if not results.get("changed") else f"--set {', '.join(results['changed'])} ")
@@ -410,6 +410,46 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# The issue's goals for an xlsr-53-size int8 stream on 2 threads, drawn on the plot.
+GOALS_S = {"first_token_s": 0.5, "commit_s": 1.2, "final_s": 1.0}
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    """streaming.png: RSS over the virtual-clock stream; latency p50/p90 per clock against the goals."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    v, w = results.get("virtual_clock"), results.get("wall_clock")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.4))
+    if v and v.get("rss_samples"):
+        t, rss = zip(*v["rss_samples"])
+        left.plot([x / 60 for x in t], rss, color="C0")
+        left.set_ylim(0, max(rss) * 1.15)
+    left.set(xlabel="stream time (min)", ylabel="RSS (MiB)",
+             title=f"Memory over the stream (virtual clock, RTF {v['rtf']:.2f})" if v else "no virtual-clock run")
+    names = list(GOALS_S)
+    for i, (clock, label) in enumerate(((v, "virtual clock"), (w, "wall clock"))):
+        if not clock:
+            continue
+        xs = [k + (i - 0.5) * 0.35 for k in range(len(names))]
+        p50 = [clock[n]["p50"] or 0 for n in names]
+        p90 = [clock[n]["p90"] or 0 for n in names]
+        right.bar(xs, p50, width=0.35, color=f"C{i}", label=f"{label} p50")
+        right.scatter(xs, p90, marker="_", s=300, color=f"C{i}", label=f"{label} p90")
+    for k, n in enumerate(names):
+        right.hlines(GOALS_S[n], k - 0.4, k + 0.4, colors="k", linestyles="dashed",
+                     label="goal (p50)" if k == 0 else None)
+    right.set_xticks(range(len(names)), ["first token\nafter onset", "commit\n(token stable)", "final after\nend of speech"])
+    right.set(ylabel="seconds", title="Latency, xlsr-53-size int8, 2 threads")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def sweep_markdown(runs: list[dict[str, Any]]) -> str:
     """The RESULTS.md section for a settings sweep: one row per earlier run's JSON (accuracy + virtual clock)."""
     first = runs[0]
@@ -452,6 +492,9 @@ def main() -> None:
     parser.add_argument("--results-md", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
     parser.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                         help="Change one StreamOptions setting for this run (repeatable), e.g. --set hop_s=0.3.")
+    parser.add_argument("--plot", type=Path, default=REPO / "benchmarks" / "results" / "streaming.png")
+    parser.add_argument("--plot-from", type=Path, default=None, metavar="JSON",
+                        help="Only redraw the plot and the section from an earlier run's JSON, then stop.")
     parser.add_argument("--sweep-table", type=Path, default=None, metavar="DIR",
                         help="Only render the sweep section of RESULTS.md from the run JSONs in DIR, then stop.")
     args = parser.parse_args()
@@ -460,6 +503,13 @@ def main() -> None:
         runs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(args.sweep_table.glob("*.json"))]
         sections.write("streaming-sweep", sweep_markdown(runs), args.results_md)
         log(f"wrote the sweep section of {args.results_md} from {len(runs)} runs")
+        return
+
+    if args.plot_from is not None:
+        earlier = json.loads(args.plot_from.read_text(encoding="utf-8"))
+        plot(earlier, args.plot)
+        sections.write("streaming", markdown(earlier), args.results_md)
+        log(f"drew {args.plot} and the Streaming section of {args.results_md} from {args.plot_from}")
         return
 
     opts = phonedge.StreamOptions().replace(**dict(_setting(s) for s in args.settings))
@@ -485,7 +535,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")
     sections.write("streaming", markdown(results), args.results_md)
-    log(f"wrote {args.out} and the Streaming section of {args.results_md}")
+    plot(results, args.plot)
+    log(f"wrote {args.out}, {args.plot} and the Streaming section of {args.results_md}")
 
 
 def _setting(text: str) -> tuple[str, Any]:
