@@ -395,7 +395,8 @@ def markdown(results: dict[str, Any]) -> str:
             + (f"{w['max_queued_blocks']} blocks queued at most |" if w else "|"),
             f"| RSS, MiB | {v['rss_mb_min']:.0f}-{v['rss_mb_max']:.0f} (mean first tenth "
             f"{v['rss_mb_first_tenth_mean']:.0f}, last tenth {v['rss_mb_last_tenth_mean']:.0f}); peak {v['peak_rss_mb']:.0f} "
-            "(both models) | |", "",
+            f"(both models, and the run's own {v['audio_min'] * 60 * RATE * 4 / 2**20:.0f} MiB float32 copy of the "
+            "stream's audio) | |", "",
         ]
     r = results.get("reference_long")
     if r:
