@@ -253,10 +253,25 @@ def main(argv: Optional[list[str]] = None) -> int:
     tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     tmp.replace(json_path)
     report.write_report(results, md_path, png_path, json_path)
+    if not args.quick and not args.skip_speed:
+        floor_gap_workload(args, speed_model, md_path)
     if not args.quick and not args.skip_streaming:
         streaming_workload(args, md_path)
     log(f"wrote {json_path}, {md_path}, {png_path} in {results['runtime_s']:.0f} s")
     return 0
+
+
+def floor_gap_workload(args: argparse.Namespace, model_dir: Path, md_path: Path) -> None:
+    """benchmarks/floor_gap.py in its own process on the speed workload's int8 bundle; it adds its section."""
+    import subprocess
+
+    bundle = args.cache / "xlsr53" / "bundle-int8"
+    if not (bundle / "phonedge.json").is_file():
+        log(f"floor gap: skipped, no {bundle} (the speed workload builds it)")
+        return
+    subprocess.run([sys.executable, "-m", "benchmarks.floor_gap", str(bundle), "--model", str(model_dir),
+                    "--threads", str(args.threads), "--out", str(args.out / "floor_gap.json"),
+                    "--results-md", str(md_path)], cwd=REPO, check=True)
 
 
 def streaming_workload(args: argparse.Namespace, md_path: Path) -> None:

@@ -6,17 +6,9 @@ import importlib
 from importlib import metadata
 
 from phonedge.errors import MissingExtraError
+from phonedge.extras import EXPORT_INSTALL_HINT as INSTALL_HINT
+from phonedge.extras import EXPORT_MODULES
 
-INSTALL_HINT = "pip install 'phonedge[export]'"
-
-# import name -> distribution name, in the order they are checked and recorded.
-EXPORT_MODULES = {
-    "torch": "torch",
-    "transformers": "transformers",
-    "optimum.exporters.onnx": "optimum-onnx",
-    "onnx": "onnx",
-    "onnxruntime": "onnxruntime",
-}
 RECORDED_DISTRIBUTIONS = ("torch", "transformers", "optimum", "optimum-onnx", "onnx", "onnxruntime")
 
 

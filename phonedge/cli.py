@@ -12,7 +12,10 @@ from typing import NoReturn, Optional
 import click
 
 from ._version import __version__
+from .decide import CLASSIFY_METHODS
 from .errors import PhonedgeError
+from .extras import EXPORT_INSTALL_HINT, is_export_module
+from .session import PROVIDERS
 
 LIST_SUFFIXES = {".txt", ".lst", ".list"}
 ENV_MODEL = "PHONEDGE_MODEL"
@@ -82,9 +85,9 @@ model_option = click.option(
 )
 threads_option = click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
                               help="ONNX Runtime intra-op threads (0: one per core).")
-provider_option = click.option("--provider", type=click.Choice(["cpu", "cuda", "tensorrt"]), default="cpu",
+provider_option = click.option("--provider", type=click.Choice(list(PROVIDERS)), default="cpu",
                                show_default=True, help="ONNX Runtime execution provider.")
-classify_option = click.option("--classify", type=click.Choice(["ctc", "nearest"]), default="ctc",
+classify_option = click.option("--classify", type=click.Choice(list(CLASSIFY_METHODS)), default="ctc",
                                show_default=True, help="Class decision when the bundle has labels.")
 
 
@@ -371,12 +374,11 @@ def batch_command(inputs: tuple[str, ...], model: Optional[str], out: str, engin
 # Only a missing exporter package (a runtime-only install) or a missing package of the export extra may
 # stand in for ``phonedge export``; any other ImportError is a bug in the exporter and must surface.
 EXPORTER_PACKAGE = "phonedge_export"
-EXPORT_EXTRA_PACKAGES = ("torch", "transformers", "optimum", "onnx")
 
 
 def _missing_export_extra(exc: ModuleNotFoundError) -> bool:
     name = exc.name or ""
-    return name == EXPORTER_PACKAGE or name.split(".")[0] in EXPORT_EXTRA_PACKAGES
+    return name == EXPORTER_PACKAGE or is_export_module(name)
 
 
 def _attach_export() -> None:
@@ -398,7 +400,7 @@ def _export_unavailable(missing: str) -> click.Command:
     def export() -> None:
         """Export a checkpoint to a bundle (needs the export extra: pip install 'phonedge[export]')."""
         _fail(PhonedgeError(f"phonedge export needs the export extra ({missing} is not installed): "
-                            "pip install 'phonedge[export]'"))
+                            + EXPORT_INSTALL_HINT))
 
     return export
 
