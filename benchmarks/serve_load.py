@@ -74,7 +74,7 @@ def library_finals(rec: Any, pcm: bytes) -> list[dict[str, Any]]:
 
 def stream_plan(rec: Any, files: list[Path], pause: float) -> dict[str, Any]:
     """One stream's audio (pcm16 bytes), each recording's span and digit, and the library's finals."""
-    from serve_fixtures import utterances_with_pauses
+    from benchmarks.serve_process import utterances_with_pauses
 
     audio, spans = utterances_with_pauses(files, rate=RATE, pause=pause, lead=0.5)
     pcm = pcm16(audio)
@@ -211,7 +211,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     import psutil
 
     import phonedge
-    from serve_fixtures import ServerProcess
+    from benchmarks.serve_process import ServerProcess
 
     if not (args.bundle / "phonedge.json").is_file():
         print(f"error: no bundle at {args.bundle}; run `make demo` first (it builds bundles/reference-int8)",
