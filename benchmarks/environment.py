@@ -34,6 +34,12 @@ def cpu_info(path: Path = Path("/proc/cpuinfo")) -> dict[str, Any]:
             "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None}
 
 
+def cpu_line() -> str:
+    """The CPU in one line for a results section: model name and logical CPU count."""
+    cpu = cpu_info()
+    return f"{cpu['model']} ({cpu['logical_cpus']} logical CPUs)"
+
+
 def memory_gib() -> float | None:
     """Total memory in GiB."""
     try:

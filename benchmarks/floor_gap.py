@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
 import sys
 import tempfile
 import time
@@ -24,6 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from benchmarks.environment import cpu_line, load_average
+from benchmarks.profile_ops import bundle_session, random_feeds
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,33 +49,10 @@ def category(op: str) -> str:
     return OTHER
 
 
-def _session(bundle: Path, threads: int, profile_prefix: str | None) -> tuple[Any, Any]:
-    import onnxruntime as ort
-
-    from phonedge.manifest import read_manifest
-
-    manifest = read_manifest(bundle)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    if profile_prefix:
-        options.enable_profiling = True
-        options.profile_file_prefix = profile_prefix
-    return ort.InferenceSession(str(bundle / manifest.graph.file), options,
-                                providers=["CPUExecutionProvider"]), manifest
-
-
-def _feeds(manifest: Any, seconds: float) -> dict[str, np.ndarray]:
-    x = np.random.default_rng(0).normal(0, 1, (1, int(seconds * manifest.audio.sample_rate))).astype(np.float32)
-    feeds = {"input_values": x}
-    if manifest.has_attention_mask:
-        feeds["attention_mask"] = np.ones(x.shape, np.int64)
-    return feeds
-
-
 def wall_s(bundle: Path, seconds: float, threads: int, runs: int) -> tuple[float, float]:
     """Fastest and median ``session.run`` time after two warm-ups, no profiler."""
-    session, manifest = _session(bundle, threads, None)
-    feeds = _feeds(manifest, seconds)
+    session, manifest = bundle_session(bundle, threads)
+    feeds = random_feeds(manifest, seconds)
     for _ in range(2):
         session.run(None, feeds)
     times = []
@@ -91,8 +70,8 @@ def kernel_breakdown(bundle: Path, seconds: float, threads: int, runs: int) -> t
     run's wall time. The Loop's body nodes are counted under their own ops, not twice.
     """
     with tempfile.TemporaryDirectory() as tmp:
-        session, manifest = _session(bundle, threads, str(Path(tmp) / "profile"))
-        feeds = _feeds(manifest, seconds)
+        session, manifest = bundle_session(bundle, threads, str(Path(tmp) / "profile"))
+        feeds = random_feeds(manifest, seconds)
         for _ in range(2):
             session.run(None, feeds)
         for _ in range(runs):
@@ -154,8 +133,8 @@ def main() -> None:
                      "profiled_run_s": profiled, "kernels_s": parts,
                      "between_kernels_s": profiled - sum(parts.values())}
         log(f"{key} s: best {best * 1e3:.1f} ms = {best / floor_s:.2f} x floor {floor_s * 1e3:.1f} ms")
-    results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": cpu_name(),
-               "load_average": [round(x, 2) for x in os.getloadavg()], "bundle": str(args.bundle),
+    results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": cpu_line(),
+               "load_average": load_average(), "bundle": str(args.bundle),
                "threads": args.threads, "runs": args.runs, "rates_macs_per_s": rates, "lengths": rows}
     text = markdown(results)
     print(text)
@@ -204,14 +183,6 @@ def markdown(results: dict[str, Any]) -> str:
 def log(message: str) -> None:
     """Progress on stderr."""
     print(f"[floor_gap] {message}", file=sys.stderr, flush=True)
-
-
-def cpu_name() -> str:
-    """The CPU's model name and logical CPU count."""
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} logical CPUs)"
-    return "unknown"
 
 
 if __name__ == "__main__":

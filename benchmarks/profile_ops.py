@@ -10,6 +10,35 @@ import collections
 import json
 import tempfile
 from pathlib import Path
+from typing import Any, Optional
+
+
+def bundle_session(bundle: Path, threads: int, profile_prefix: Optional[str] = None) -> tuple[Any, Any]:
+    """An ONNX Runtime CPU session on BUNDLE's graph with THREADS intra-op threads (profiling to
+    PROFILE_PREFIX when given), and the bundle's manifest."""
+    import onnxruntime as ort
+
+    from phonedge.manifest import read_manifest
+
+    manifest = read_manifest(bundle)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    if profile_prefix:
+        options.enable_profiling = True
+        options.profile_file_prefix = profile_prefix
+    return ort.InferenceSession(str(bundle / manifest.graph.file), options,
+                                providers=["CPUExecutionProvider"]), manifest
+
+
+def random_feeds(manifest: Any, seconds: float) -> dict[str, Any]:
+    """The graph's inputs for SECONDS of a seeded random signal (and an all-ones mask where the graph takes one)."""
+    import numpy as np
+
+    x = np.random.default_rng(0).normal(0, 1, (1, int(seconds * manifest.audio.sample_rate))).astype(np.float32)
+    feeds = {"input_values": x}
+    if manifest.has_attention_mask:
+        feeds["attention_mask"] = np.ones(x.shape, np.int64)
+    return feeds
 
 
 def main() -> None:
@@ -22,28 +51,14 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=12)
     args = parser.parse_args()
 
-    import numpy as np
-    import onnxruntime as ort
-
     from phonedge.errors import PhonedgeError
-    from phonedge.manifest import read_manifest
 
-    try:
-        manifest = read_manifest(args.bundle)
-    except PhonedgeError as exc:
-        raise SystemExit(f"error: {exc}") from None
-    rate = manifest.audio.sample_rate
-    x = np.random.default_rng(0).normal(0, 1, (1, int(args.seconds * rate))).astype(np.float32)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = args.threads
-    options.enable_profiling = True
     with tempfile.TemporaryDirectory() as tmp:
-        options.profile_file_prefix = str(Path(tmp) / "profile")
-        session = ort.InferenceSession(str(args.bundle / manifest.graph.file), options,
-                                       providers=["CPUExecutionProvider"])
-        feeds = {"input_values": x}
-        if manifest.has_attention_mask:
-            feeds["attention_mask"] = np.ones(x.shape, np.int64)
+        try:
+            session, manifest = bundle_session(args.bundle, args.threads, str(Path(tmp) / "profile"))
+        except PhonedgeError as exc:
+            raise SystemExit(f"error: {exc}") from None
+        feeds = random_feeds(manifest, args.seconds)
         session.run(None, feeds)  # the warm-up is profiled too: totals are divided by runs + 1
         for _ in range(args.runs):
             session.run(None, feeds)

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import queue
 import threading
 import time
@@ -37,6 +35,7 @@ from typing import Any, Optional
 import numpy as np
 
 from benchmarks import sections
+from benchmarks.environment import cpu_line, load_average
 from benchmarks.worker import peak_rss_mb, rss_mb
 
 REPO = Path(__file__).resolve().parents[1]
@@ -524,8 +523,8 @@ def main() -> None:
 
     opts = phonedge.StreamOptions().replace(**dict(_setting(s) for s in args.settings))
     results: dict[str, Any] = {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": _cpu(), "threads": args.threads,
-        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": cpu_line(), "threads": args.threads,
+        "load_average": load_average(),
         "options": {k: getattr(opts, k) for k in ("left_s", "hop_s", "right_s", "endpoint_silence_s",
                                                   "pre_speech_s", "post_speech_s", "edge_margin_s", "max_segment_s",
                                                   "energy_gate_db")},
@@ -555,13 +554,6 @@ def _setting(text: str) -> tuple[str, Any]:
     if not sep:
         raise SystemExit(f"--set takes NAME=VALUE, got {text!r}")
     return name.strip(), None if value.strip().lower() == "none" else float(value)
-
-
-def _cpu() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} logical CPUs)"
-    return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":
