@@ -28,6 +28,7 @@ demo: $(BUNDLE)/phonedge.json
 test: $(STAMP) browser
 	$(VENV)/bin/ruff check phonedge export
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 # Same answers on arm64: an emulated arm64 Python (QEMU, Debian arm64 packages, aarch64 wheels; cached in

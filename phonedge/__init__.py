@@ -3,9 +3,21 @@
 from ._version import __version__
 from .chunking import ChunkPlan
 from .decide import Classify
+from .decoding import Decoding, LogitsEngine
 from .errors import (
+    AudioDecodeError,
     AudioError,
+    AudioFileNotFoundError,
     AudioTooShortError,
+    BatchOutputError,
+    BundleNotFoundError,
+    EvalManifestError,
+    EvalManifestNotFoundError,
+    ExportError,
+    InvalidAudioError,
+    InvalidInputError,
+    MicrophoneError,
+    MissingExtraError,
     ModelBundleError,
     PhonedgeError,
     ProviderError,
@@ -13,6 +25,8 @@ from .errors import (
     StreamError,
     StreamRateError,
 )
+from .grid import FrameGrid
+from .manifest import ClassLabel
 from .recognizer import Recognizer, load
 from .result import Prediction, Token
 from .stream import Stream, StreamEvent, StreamOptions
@@ -23,17 +37,32 @@ __all__ = [
     "Recognizer",
     "Prediction",
     "Token",
+    "ClassLabel",
     "ChunkPlan",
     "Classify",
+    "Decoding",
+    "FrameGrid",
+    "LogitsEngine",
     "Stream",
     "StreamEvent",
     "StreamOptions",
     "PhonedgeError",
     "AudioError",
+    "AudioFileNotFoundError",
+    "AudioDecodeError",
     "AudioTooShortError",
+    "InvalidAudioError",
     "ModelBundleError",
+    "BundleNotFoundError",
     "ProviderError",
+    "ExportError",
+    "MissingExtraError",
+    "EvalManifestError",
+    "EvalManifestNotFoundError",
+    "InvalidInputError",
     "StreamError",
     "StreamClosedError",
     "StreamRateError",
+    "BatchOutputError",
+    "MicrophoneError",
 ]

@@ -105,6 +105,12 @@ def resample(x: NDArray[np.float32], rate: int, target_rate: int) -> NDArray[np.
     return soxr.resample(x, rate, target_rate, quality=RESAMPLE_QUALITY).astype(np.float32, copy=False)
 
 
+def check_sample_rate(sample_rate: object) -> None:
+    """Raise InvalidAudioError unless ``sample_rate`` is a positive integer (Hz)."""
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+        raise InvalidAudioError(f"sample_rate must be a positive integer in Hz, got {sample_rate!r}")
+
+
 def load_audio(
     audio: PathLike | NDArray[np.generic],
     sample_rate: int | None,
@@ -123,8 +129,7 @@ def load_audio(
             raise InvalidAudioError(
                 "an array needs its sample rate: predict(samples, sample_rate=16000)"
             )
-        if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
-            raise InvalidAudioError(f"sample_rate must be a positive integer in Hz, got {sample_rate!r}")
+        check_sample_rate(sample_rate)
         samples, rate, where = audio, int(sample_rate), "audio array"
     x = resample(as_mono_float32(samples, where), rate, target_rate)
     if len(x) < min_samples:

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .errors import PhonedgeError
+from .grid import frame_count
 
 
 # On a GPU one pass is fastest and memory is not the CPU's bound: an fp16 xlsr-53 bundle ran 30 s
@@ -120,7 +121,7 @@ class WindowCursor:
                 return
             stop = min(start + self.size, available)
             last = stop == available
-            frames = (stop - start - self.receptive_field) // self.stride + 1
+            frames = frame_count(stop - start, self.stride, self.receptive_field)
             keep_to = frames if last else self.length - self.right
             if frames <= 0:  # a stream that ended before its first window filled the receptive field
                 self.done = True

@@ -73,3 +73,7 @@ class StreamRateError(StreamError, InvalidAudioError):
 
 class BatchOutputError(PhonedgeError):
     """A batch output folder cannot be used (held by another run, parts of another format, a damaged part)."""
+
+
+class MicrophoneError(PhonedgeError):
+    """No microphone could be opened (none present, busy, or the device/rate refused)."""

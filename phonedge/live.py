@@ -11,14 +11,10 @@ from typing import Any, Callable, Optional, TextIO
 import numpy as np
 
 from .audio import read_audio
-from .errors import MissingExtraError, PhonedgeError
+from .errors import MicrophoneError, MissingExtraError
 from .stream import Stream, StreamEvent
 
 MIC_HINT = "pip install 'phonedge[mic]' (sounddevice; it needs the PortAudio library, e.g. apt install libportaudio2)"
-
-
-class MicrophoneError(PhonedgeError):
-    """No microphone could be opened (none present, busy, or the device/rate refused)."""
 
 
 class EventPrinter:
@@ -85,7 +81,7 @@ def listen(stream: Stream, printer: EventPrinter, device: Optional[str], block_m
         import sounddevice as sd
     except (ImportError, OSError) as exc:  # OSError: sounddevice is there but PortAudio is not
         raise MissingExtraError(f"phonedge listen needs the microphone extra ({exc}): {MIC_HINT}") from None
-    rate = stream.recognizer.sample_rate
+    rate = stream.model_rate
     blocks: queue.Queue[np.ndarray] = queue.Queue()
 
     def on_audio(indata: np.ndarray, frames: int, when: Any, status: Any) -> None:

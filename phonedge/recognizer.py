@@ -6,7 +6,7 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -16,15 +16,13 @@ from .batching import BatchPolicy, batch_groups, batch_policy
 from .chunking import ChunkPlan
 from .ctc import CTCDecoder
 from .decide import Classify, ClassDecider
+from .decoding import Decoding
 from .errors import BundleNotFoundError, InvalidAudioError, ModelBundleError, PhonedgeError
 from .features import normalize, stack_batch
 from .manifest import ClassLabel, Manifest, read_manifest
-from . import scoring
-from .result import Prediction, Token
+from .result import Prediction
 from .session import SessionConfig, create_session, graph_runner
-
-if TYPE_CHECKING:
-    from .stream import Stream, StreamOptions
+from .stream import Stream, StreamOptions
 
 AudioInput = Union[PathLike, NDArray[np.generic]]
 
@@ -49,7 +47,7 @@ class Recognizer:
         num_classes = session.get_outputs()[0].shape[-1]
         if not isinstance(num_classes, int):
             num_classes = len(manifest.tokenizer.vocab)
-        self._decoder = CTCDecoder(manifest.tokenizer, num_classes)
+        self._decoding = Decoding(manifest, num_classes)
 
     @property
     def sample_rate(self) -> int:
@@ -62,19 +60,14 @@ class Recognizer:
         return list(self.manifest.labels)
 
     @property
-    def decoder(self) -> CTCDecoder:
-        """The greedy CTC decoder of this bundle's tokenizer."""
-        return self._decoder
+    def decoding(self) -> Decoding:
+        """The bundle's decoding layer: frame grid, greedy CTC tokens and class decisions."""
+        return self._decoding
 
     @property
     def input_names(self) -> list[str]:
         """The graph's input names (``attention_mask`` among them when it takes one)."""
         return list(self._inputs)
-
-    def frames_for(self, n_samples: int) -> int:
-        """Number of output frames the conv feature encoder gives for ``n_samples`` samples."""
-        audio = self.manifest.audio
-        return max(0, (n_samples - audio.receptive_field) // audio.frame_stride + 1)
 
     # -- inference ---------------------------------------------------------------------------
 
@@ -130,40 +123,35 @@ class Recognizer:
             batch, mask = stack_batch(prepared, self.manifest.audio.padding_value, feeds_mask)
             logits = self._run(batch, mask)
             for row, i in enumerate(idx):
-                out[i] = logits[row, : self.frames_for(len(items[i]))]
+                out[i] = logits[row, : self._decoding.grid.frames_for(len(items[i]))]
         return [o for o in out if o is not None]
 
-    # -- results -----------------------------------------------------------------------------
+    # -- old names ---------------------------------------------------------------------------
+
+    @property
+    def decoder(self) -> CTCDecoder:
+        """Deprecated: ``decoding.ctc``; removed in 0.3."""
+        _renamed("Recognizer.decoder", "Recognizer.decoding.ctc")
+        return self._decoding.ctc
+
+    def frames_for(self, n_samples: int) -> int:
+        """Deprecated: ``decoding.grid.frames_for``; removed in 0.3."""
+        _renamed("Recognizer.frames_for", "Recognizer.decoding.grid.frames_for")
+        return self._decoding.grid.frames_for(n_samples)
 
     def decider(self, labels: Optional[Sequence[ClassLabel]] = None, classify: Classify = "ctc") -> ClassDecider:
-        """The class decision rule for these labels (default: the bundle's) and method."""
-        return ClassDecider(self.manifest.tokenizer, self.labels if labels is None else list(labels), classify)
+        """Deprecated: ``decoding.decider``; removed in 0.3."""
+        _renamed("Recognizer.decider", "Recognizer.decoding.decider")
+        return self._decoding.decider(labels, classify)
 
     def result(
         self, logits: NDArray[np.float32], n_samples: int, decider: ClassDecider, return_logits: bool = False
     ) -> Prediction:
-        """The Prediction for one utterance's logits: decoded tokens, confidence and class decision."""
-        log_probs = scoring.log_softmax(np.asarray(logits, dtype=np.float32))
-        seg = self._decoder.segments(log_probs)
-        step = self.manifest.audio.frame_stride / self.sample_rate
-        tokens = [
-            Token(text, int(i), float(s * step), float(e * step), float(np.exp(lp)))
-            for text, i, s, e, lp in zip(
-                self._decoder.token_text(seg.ids), seg.ids, seg.start_frames, seg.end_frames, seg.mean_log_probs
-            )
-        ]
-        confidence = float(np.exp(log_probs.max(axis=-1).mean())) if len(log_probs) else 0.0
-        text = self._decoder.text(seg.ids)
-        label, probs = decider.decide(log_probs, text)
-        return Prediction(
-            text=text,
-            tokens=tokens,
-            confidence=confidence,
-            duration=n_samples / self.sample_rate,
-            label=label,
-            label_probs=probs,
-            logits=logits if return_logits else None,
-        )
+        """Deprecated: ``decoding.prediction``; removed in 0.3."""
+        _renamed("Recognizer.result", "Recognizer.decoding.prediction")
+        return self._decoding.prediction(logits, n_samples, decider, return_logits)
+
+    # -- results -----------------------------------------------------------------------------
 
     def read_audio(self, audio: AudioInput, sample_rate: Optional[int] = None) -> NDArray[np.float32]:
         """Decode/validate one input into mono float32 samples at the model rate."""
@@ -171,14 +159,11 @@ class Recognizer:
 
     def load(self, audio: AudioInput, sample_rate: Optional[int] = None) -> NDArray[np.float32]:
         """Deprecated name of :meth:`read_audio` (it read like ``phonedge.load``); removed in 0.3."""
-        warnings.warn("Recognizer.load(audio) is renamed Recognizer.read_audio(audio); load goes in 0.3",
-                      DeprecationWarning, stacklevel=2)
+        _renamed("Recognizer.load(audio)", "Recognizer.read_audio(audio)")
         return self.read_audio(audio, sample_rate)
 
     def stream(self, options: Optional[StreamOptions] = None, **overrides: Any) -> Stream:
         """A live-audio :class:`phonedge.Stream` on this recogniser (one per audio source)."""
-        from .stream import Stream, StreamOptions
-
         base = options or StreamOptions()
         if overrides:
             base = base.replace(**overrides)
@@ -209,9 +194,9 @@ class Recognizer:
         Raises:
             AudioError: the audio is missing, unreadable, too short or malformed.
         """
-        decider = self.decider(labels, classify)
+        decider = self._decoding.decider(labels, classify)
         samples = self.read_audio(audio, sample_rate)
-        return self.result(self.logits(samples), len(samples), decider, return_logits)
+        return self._decoding.prediction(self.logits(samples), len(samples), decider, return_logits)
 
     def predict_batch(
         self,
@@ -228,14 +213,18 @@ class Recognizer:
         ``batch_size`` caps the items per ONNX call where :attr:`batch_policy` lets items share
         one; dynamic int8 bundles run one item per call whatever it is.
         """
-        decider = self.decider(labels, classify)
+        decider = self._decoding.decider(labels, classify)
         if isinstance(audios, (str, os.PathLike, np.ndarray)):
             raise InvalidAudioError("predict_batch takes a list of inputs; use predict for one")
         if batch_size < 1:
             raise PhonedgeError(f"batch_size must be >= 1, got {batch_size}")
         items = [self.read_audio(a, sample_rate) for a in audios]
         all_logits = self._batched_logits(items, batch_size)
-        return [self.result(lg, len(x), decider, return_logits) for lg, x in zip(all_logits, items)]
+        return [self._decoding.prediction(lg, len(x), decider, return_logits) for lg, x in zip(all_logits, items)]
+
+
+def _renamed(old: str, new: str) -> None:
+    warnings.warn(f"{old} is renamed {new}; the old name goes in 0.3", DeprecationWarning, stacklevel=3)
 
 
 def load(

@@ -20,6 +20,10 @@ class Token:
     end: float
     confidence: float
 
+    def shifted(self, seconds: float) -> Token:
+        """The same token with its times moved by ``seconds``."""
+        return Token(self.text, self.id, self.start + seconds, self.end + seconds, self.confidence)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form, times rounded to 0.1 ms."""
         return {"text": self.text, "id": self.id, "start": round(self.start, 4), "end": round(self.end, 4),

@@ -24,22 +24,20 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Literal, Optional
+from typing import Any, Callable, Literal, Optional
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .audio import RESAMPLE_QUALITY, as_mono_float32
+from .audio import RESAMPLE_QUALITY, as_mono_float32, check_sample_rate
 from .chunking import ChunkPlan, Chunk, WindowCursor
 from .decide import Classify, check_classify
+from .decoding import LogitsEngine, path_confidence
 from .endpoint import Endpointer, EndpointRules, frame_energy_db
-from .errors import InvalidAudioError, PhonedgeError, StreamClosedError, StreamRateError
+from .errors import PhonedgeError, StreamClosedError, StreamRateError
 from .manifest import ClassLabel
 from .result import Token
 from .scoring import log_softmax
-
-if TYPE_CHECKING:
-    from .recognizer import Recognizer
 
 Vad = Callable[[NDArray[np.float32], int], bool]
 
@@ -163,17 +161,18 @@ class StreamEvent:
 
 
 class Stream:
-    """One live audio source on a shared :class:`Recognizer`; not itself shared between threads."""
+    """One live audio source on a shared model (a :class:`Recognizer`); not itself shared between threads."""
 
-    def __init__(self, recognizer: Recognizer, options: StreamOptions) -> None:
+    def __init__(self, engine: LogitsEngine, options: StreamOptions) -> None:
         """Use :meth:`Recognizer.stream` rather than this."""
-        self.recognizer = recognizer
+        self.engine = engine
         self.options = options
-        audio = recognizer.manifest.audio
-        self._rate, self._stride, self._field = recognizer.sample_rate, audio.frame_stride, audio.receptive_field
-        self._decider = recognizer.decider(options.labels, options.classify)
+        self._decoding = engine.decoding
+        self._grid = grid = self._decoding.grid
+        self._rate, self._stride, self._field = grid.sample_rate, grid.stride, grid.receptive_field
+        self._decider = self._decoding.decider(options.labels, options.classify)
         self._plan = options.plan()
-        step = self._stride / self._rate
+        step = grid.step
         self._rules = EndpointRules(
             silence=max(1, round(options.endpoint_silence_s / step)),
             pre=round(options.pre_speech_s / step),
@@ -182,6 +181,11 @@ class Stream:
             margin=round(options.edge_margin_s / step),
         )
         self.reset()
+
+    @property
+    def model_rate(self) -> int:
+        """The rate the model runs at; blocks at other rates are resampled to it."""
+        return self._rate
 
     @property
     def sample_rate(self) -> Optional[int]:
@@ -227,7 +231,7 @@ class Stream:
         if self._resampler is not None:
             self._append(self._resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
         events = self._advance(final=True)
-        closed = self._endpoint.finish(self.recognizer.frames_for(self._n))
+        closed = self._endpoint.finish(self._grid.frames_for(self._n))
         if closed is not None:
             events.append(self._final(closed, self._n / self._rate))
         return events
@@ -235,9 +239,8 @@ class Stream:
     # -- internals -------------------------------------------------------------------------
 
     def _set_rate(self, sample_rate: Optional[int]) -> None:
-        if sample_rate is not None and (isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer))
-                                        or sample_rate <= 0):
-            raise InvalidAudioError(f"sample_rate must be a positive integer in Hz, got {sample_rate!r}")
+        if sample_rate is not None:
+            check_sample_rate(sample_rate)
         if self._in_rate is None:
             self._in_rate = int(sample_rate or self._rate)
             if self._in_rate != self._rate:
@@ -273,7 +276,7 @@ class Stream:
     def _window(self, chunk: Chunk) -> list[StreamEvent]:
         """Decode one window: commit its middle frames, endpoint, and emit events."""
         x = self._samples(chunk.start, chunk.stop)
-        lp = log_softmax(self.recognizer.window_logits(x))
+        lp = log_softmax(self.engine.window_logits(x))
         speech, loud = self._speech(x, lp)
         first = chunk.start // self._stride
         committed_to = first + chunk.keep_to
@@ -299,7 +302,7 @@ class Stream:
         opts = self.options
         frames = len(lp)
         if opts.vad is None:
-            speech = self.recognizer.decoder.emitting(lp)
+            speech = self._decoding.ctc.emitting(lp)
         else:
             speech = np.array([bool(opts.vad(x[f * self._stride : (f + 1) * self._stride], self._rate))
                                for f in range(frames)], dtype=bool)
@@ -317,27 +320,18 @@ class Stream:
         # The segment may open inside the tentative frames (its start past the committed ones).
         view = np.concatenate([self._lp[max(0, seg_start - self._lp0) :],
                                tentative_lp[max(0, seg_start - committed_to) :]])
-        dec = self.recognizer.decoder
-        seg = dec.segments(view)
-        step = self._stride / self._rate
-        tokens, stable = [], []
-        for text, i, s, e, lp in zip(dec.token_text(seg.ids), seg.ids, seg.start_frames, seg.end_frames,
-                                     seg.mean_log_probs):
-            tok = Token(text, int(i), float((seg_start + s) * step), float((seg_start + e) * step),
-                        float(np.exp(lp)))
-            tokens.append(tok)
-            # Ended before the last committed frame: later windows cannot touch it.
-            if seg_start + e < committed_to:
-                stable.append(tok)
+        text, tokens = self._decoding.tokens(view, first_frame=seg_start)
+        # Ended before the last committed frame: later windows cannot touch it.
+        last_committed = (committed_to - 1) * self._grid.step
+        stable = [tok for tok in tokens if tok.end <= last_committed]
         key = (tuple((t.id, t.start) for t in tokens), len(stable))
         if key == self._last_partial:
             return None
         self._last_partial = key
-        confidence = float(np.exp(view.max(axis=-1).mean())) if len(view) else 0.0
         return StreamEvent(
-            kind="partial", text=dec.text(seg.ids), tokens=tokens, stable=stable, tentative=tokens[len(stable):],
-            start=seg_start * self._stride / self._rate, end=(seg_start + len(view)) * step,
-            emitted_at=emitted_at, confidence=confidence, start_sample=seg_start * self._stride,
+            kind="partial", text=text, tokens=tokens, stable=stable, tentative=tokens[len(stable):],
+            start=seg_start * self._stride / self._rate, end=(seg_start + len(view)) * self._grid.step,
+            emitted_at=emitted_at, confidence=path_confidence(view), start_sample=seg_start * self._stride,
         )
 
     def _final(self, span: tuple[int, int], emitted_at: float) -> StreamEvent:
@@ -345,19 +339,19 @@ class Stream:
         start_frame, end_frame = span
         start = start_frame * self._stride
         # Samples for exactly end_frame - start_frame output frames; at the end, all that is left.
-        if self._closed and end_frame >= self.recognizer.frames_for(self._n):
+        if self._closed and end_frame >= self._grid.frames_for(self._n):
             stop = self._n
         else:
-            stop = min(self._n, end_frame * self._stride + self._field - self._stride)
+            stop = min(self._n, self._grid.samples_for(end_frame))
         self._last_partial = None
         samples = self._samples(start, stop)
         offset = start / self._rate
-        pred = self.recognizer.result(self.recognizer.logits(samples), len(samples), self._decider) \
+        pred = self._decoding.prediction(self.engine.logits(samples), len(samples), self._decider) \
             if len(samples) >= self._field else None
         if pred is None:
             return StreamEvent("final", "", [], [], [], offset, stop / self._rate, emitted_at, 0.0,
                                start_sample=start, end_sample=stop)
-        tokens = [Token(t.text, t.id, t.start + offset, t.end + offset, t.confidence) for t in pred.tokens]
+        tokens = [t.shifted(offset) for t in pred.tokens]
         return StreamEvent(
             kind="final", text=pred.text, tokens=tokens, stable=list(tokens), tentative=[], start=offset,
             end=stop / self._rate, emitted_at=emitted_at, confidence=pred.confidence, label=pred.label,
