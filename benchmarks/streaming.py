@@ -77,7 +77,7 @@ def build_stream(seconds: Optional[float], seed: int = 0) -> tuple[np.ndarray, l
 def speech_spans(audio: np.ndarray, spans: list[tuple[int, int, str]], gate_db: float) -> list[tuple[int, int, str]]:
     """Each utterance's speech: from its first to its last 20 ms frame louder than GATE_DB (recordings
     carry some silence of their own), as the latencies' onset and end of speech."""
-    from phonedge.endpoint import frame_energy_db
+    from phonedge.speech import frame_energy_db
 
     out = []
     for start, stop, label in spans:

@@ -14,6 +14,7 @@ import click
 from ._version import __version__
 from .decide import CLASSIFY_METHODS
 from .errors import PhonedgeError
+from .result import label_text
 from .extras import EXPORT_INSTALL_HINT, is_export_module
 from .session import PROVIDERS
 
@@ -54,7 +55,8 @@ def expand_inputs(args: tuple[str, ...]) -> Iterator[Path]:
             yield p
 
 
-def _open(model: Optional[str], threads: int, provider: str):
+def _open(model: Optional[str], threads: int, provider: str, reject_threshold: Optional[float] = None,
+          closed_set: bool = False):
     from .recognizer import load
 
     if not model:
@@ -62,7 +64,7 @@ def _open(model: Optional[str], threads: int, provider: str):
             f"no model bundle: pass --model BUNDLE or set {ENV_MODEL} "
             "(make demo builds bundles/reference-int8 from the committed reference model)"
         )
-    return load(model, provider=provider, threads=threads)
+    return load(model, provider=provider, threads=threads, reject_threshold=reject_threshold, open_set=not closed_set)
 
 
 def _fail(exc: PhonedgeError, code: int = 2) -> NoReturn:
@@ -72,8 +74,9 @@ def _fail(exc: PhonedgeError, code: int = 2) -> NoReturn:
 
 def _plain(path: Path, pred, timestamps: bool) -> str:
     parts = [str(path), pred.text]
-    if pred.label is not None:
-        parts.append(f"label={pred.label}")
+    decision = label_text(pred.label, pred.label_reason)
+    if decision is not None:
+        parts.append(decision)
     if timestamps:
         parts.append(" ".join(f"{t.text}@{t.start:.2f}-{t.end:.2f}" for t in pred.tokens))
     return "\t".join(parts)
@@ -87,6 +90,16 @@ threads_option = click.option("--threads", type=click.IntRange(min=0), default=0
                               help="ONNX Runtime intra-op threads (0: one per core).")
 provider_option = click.option("--provider", type=click.Choice(list(PROVIDERS)), default="cpu",
                                show_default=True, help="ONNX Runtime execution provider.")
+
+
+def open_set_options(command):
+    """The open-set overrides: --reject-threshold and --closed-set."""
+    command = click.option("--closed-set", is_flag=True,
+                           help="Every sound gets a class (no 'none'), as phonedge 0.2 did.")(command)
+    return click.option("--reject-threshold", type=float, default=None,
+                        help="Open-set threshold on label_score, nats (default: the bundle's).")(command)
+
+
 classify_option = click.option("--classify", type=click.Choice(list(CLASSIFY_METHODS)), default="ctc",
                                show_default=True, help="Class decision when the bundle has labels.")
 
@@ -107,11 +120,13 @@ def main() -> None:
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True,
               help="Utterances per ONNX call (results never change with it).")
 @classify_option
+@open_set_options
 def predict(inputs: tuple[str, ...], model: Optional[str], as_json: bool, timestamps: bool, threads: int,
-            provider: str, batch_size: int, classify: str) -> None:
+            provider: str, batch_size: int, classify: str, reject_threshold: Optional[float],
+            closed_set: bool) -> None:
     """Transcribe audio FILES, folders of audio, or list files (@list.txt, one path per line)."""
     try:
-        rec = _open(model, threads, provider)
+        rec = _open(model, threads, provider, reject_threshold, closed_set)
     except PhonedgeError as exc:
         _fail(exc)
     paths = list(expand_inputs(inputs))
@@ -174,15 +189,16 @@ class _NoBar:
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
               show_default=True)
 @classify_option
+@open_set_options
 @threads_option
 @provider_option
-def eval_command(bundle: Optional[str], eval_manifest: str, fmt: str, classify: str, threads: int,
-                 provider: str) -> None:
+def eval_command(bundle: Optional[str], eval_manifest: str, fmt: str, classify: str, reject_threshold: Optional[float],
+                 closed_set: bool, threads: int, provider: str) -> None:
     """Score a BUNDLE on labelled recordings: the model card's metrics."""
     from .evaluate import evaluate, read_eval_manifest
 
     try:
-        rec = _open(bundle or default_model(), threads, provider)
+        rec = _open(bundle or default_model(), threads, provider, reject_threshold, closed_set)
         items = read_eval_manifest(Path(eval_manifest))
         show = sys.stderr.isatty()
         with click.progressbar(length=len(items), label="evaluating", file=sys.stderr) if show else _NoBar() as bar:
@@ -271,15 +287,16 @@ block_ms_option = click.option("--block-ms", type=click.FloatRange(min=1.0), def
 @click.option("--realtime", is_flag=True, help="Feed the audio no faster than it plays.")
 @click.option("--json", "as_json", is_flag=True,
               help="Every event (partials too) as one JSON object per line, with emitted_at in audio seconds.")
+@open_set_options
 @threads_option
 @provider_option
 def stream_command(files: tuple[str, ...], model: Optional[str], block_ms: float, realtime: bool, as_json: bool,
-                   threads: int, provider: str) -> None:
+                   reject_threshold: Optional[float], closed_set: bool, threads: int, provider: str) -> None:
     """Replay audio FILES as a live stream: finals as lines (partials on a terminal line), or JSON events."""
     from .live import EventPrinter, replay_file
 
     try:
-        rec = _open(model, threads, provider)
+        rec = _open(model, threads, provider, reject_threshold, closed_set)
     except PhonedgeError as exc:
         _fail(exc)
     printer = EventPrinter(sys.stdout, as_json, live_line=sys.stdout.isatty())
@@ -304,15 +321,16 @@ def stream_command(files: tuple[str, ...], model: Optional[str], block_ms: float
 @click.option("--device", default=None, help="Input device (index or name; default: the system's).")
 @block_ms_option
 @click.option("--json", "as_json", is_flag=True, help="Every event as one JSON object per line.")
+@open_set_options
 @threads_option
 @provider_option
-def listen_command(model: Optional[str], device: Optional[str], block_ms: float, as_json: bool, threads: int,
-                   provider: str) -> None:
+def listen_command(model: Optional[str], device: Optional[str], block_ms: float, as_json: bool,
+                   reject_threshold: Optional[float], closed_set: bool, threads: int, provider: str) -> None:
     """Transcribe the microphone live until Ctrl-C (needs phonedge[mic])."""
     from .live import EventPrinter, listen
 
     try:
-        rec = _open(model, threads, provider)
+        rec = _open(model, threads, provider, reject_threshold, closed_set)
         listen(rec.stream(), EventPrinter(sys.stdout, as_json, live_line=sys.stdout.isatty()), device, block_ms)
     except PhonedgeError as exc:
         _fail(exc)

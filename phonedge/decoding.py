@@ -8,17 +8,18 @@ formula, the class decision. A stream reaches the model only through :class:`Log
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Optional, Protocol
+from typing import Optional, Protocol, Union
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .ctc import CTCDecoder
-from .decide import Classify, ClassDecider
+from .decide import DEFAULT_OPEN_SET, Classify, ClassDecider, OpenSet
 from .grid import FrameGrid
 from .manifest import ClassLabel, Manifest
 from .result import Prediction, Token
 from .scoring import log_softmax
+from .speech import speech_evidence
 
 
 class LogitsEngine(Protocol):
@@ -46,16 +47,17 @@ def path_confidence(log_probs: NDArray[np.floating]) -> float:
 class Decoding:
     """Decodes one bundle's log-probabilities: greedy CTC tokens on its frame grid and class decisions."""
 
-    def __init__(self, manifest: Manifest, num_classes: int) -> None:
+    def __init__(self, manifest: Manifest, num_classes: int, open_set: OpenSet = DEFAULT_OPEN_SET) -> None:
         """Build the greedy decoder for the bundle's tokenizer and logits width, and its frame grid."""
         self.manifest = manifest
+        self.open_set = open_set
         self.grid = FrameGrid.from_audio(manifest.audio)
         self.ctc = CTCDecoder(manifest.tokenizer, num_classes)
 
     def decider(self, labels: Optional[Sequence[ClassLabel]] = None, classify: Classify = "ctc") -> ClassDecider:
         """The class decision rule for these labels (default: the bundle's) and method."""
         chosen = self.manifest.labels if labels is None else list(labels)
-        return ClassDecider(self.manifest.tokenizer, chosen, classify)
+        return ClassDecider(self.manifest.tokenizer, chosen, classify, self.open_set)
 
     def tokens(self, log_probs: NDArray[np.float32], first_frame: int = 0) -> tuple[str, list[Token]]:
         """The greedy transcript and its tokens, times in seconds counted from frame ``-first_frame``."""
@@ -70,18 +72,32 @@ class Decoding:
         return self.ctc.text(seg.ids), tokens
 
     def prediction(
-        self, logits: NDArray[np.float32], n_samples: int, decider: ClassDecider, return_logits: bool = False
+        self,
+        logits: NDArray[np.float32],
+        samples: Union[NDArray[np.float32], int],
+        decider: ClassDecider,
+        return_logits: bool = False,
     ) -> Prediction:
-        """The Prediction for one utterance's logits: decoded tokens, confidence and class decision."""
+        """The Prediction for one utterance's logits and its samples at the model rate.
+
+        Given only the number of samples, the class decision cannot tell tones or silence from
+        speech by the waveform and judges the model's output alone.
+        """
         log_probs = log_softmax(np.asarray(logits, dtype=np.float32))
         text, tokens = self.tokens(log_probs)
-        label, probs = decider.decide(log_probs, text)
+        n_samples = samples if isinstance(samples, int) else len(samples)
+        evidence = None
+        if decider.labels and not decider.open_set.closed and not isinstance(samples, int):
+            evidence = speech_evidence(samples, self.grid)
+        decision = decider.decide(log_probs, text, evidence)
         return Prediction(
             text=text,
             tokens=tokens,
             confidence=path_confidence(log_probs),
             duration=n_samples / self.grid.sample_rate,
-            label=label,
-            label_probs=probs,
+            label=decision.label,
+            label_probs=decision.probs,
+            label_score=decision.score,
+            label_reason=decision.reason,
             logits=logits if return_logits else None,
         )

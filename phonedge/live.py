@@ -12,6 +12,7 @@ import numpy as np
 
 from .audio import read_audio
 from .errors import MicrophoneError, MissingExtraError
+from .result import label_text
 from .stream import Stream, StreamEvent
 
 MIC_HINT = "pip install 'phonedge[mic]' (sounddevice; it needs the PortAudio library, e.g. apt install libportaudio2)"
@@ -38,8 +39,9 @@ class EventPrinter:
             self.clear()
             if event.text:
                 parts = ([source] if source is not None else []) + [f"{event.start:.2f}-{event.end:.2f}", event.text]
-                if event.label is not None:
-                    parts.append(f"label={event.label}")
+                decision = label_text(event.label, event.label_reason)
+                if decision is not None:
+                    parts.append(decision)
                 self.out.write("\t".join(parts) + "\n")
         self.out.flush()
 

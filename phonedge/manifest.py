@@ -83,6 +83,8 @@ class Manifest:
     source: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     parity: dict[str, Any] = field(default_factory=dict)
+    # The open-set decision: {"reject_threshold": float, "calibration": {how it was chosen}}; {} = the default.
+    decision: dict[str, Any] = field(default_factory=dict)
     format: str = FORMAT_NAME
     format_version: int = FORMAT_VERSION
 
@@ -121,6 +123,7 @@ class Manifest:
                 source=dict(data.get("source", {})),
                 versions=dict(data.get("versions", {})),
                 parity=dict(data.get("parity", {})),
+                decision=dict(data.get("decision", {})),
             )
         except (KeyError, TypeError) as exc:
             raise ModelBundleError(f"{where}: missing or unexpected field ({exc}); re-export the bundle") from exc
@@ -141,6 +144,10 @@ class Manifest:
             problems.append("sample_rate, frame_stride and receptive_field must be positive")
         if "input_values" not in self.graph.inputs:
             problems.append(f"graph inputs {self.graph.inputs} lack 'input_values'")
+        threshold = self.decision.get("reject_threshold")
+        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
+                                      or threshold != threshold):
+            problems.append(f"decision.reject_threshold must be a number, got {threshold!r}")
         if problems:
             raise ModelBundleError(f"{where}: " + "; ".join(problems))
 

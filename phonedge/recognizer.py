@@ -15,7 +15,7 @@ from .audio import PathLike, load_audio
 from .batching import BatchPolicy, batch_groups, batch_policy
 from .chunking import ChunkPlan
 from .ctc import CTCDecoder
-from .decide import Classify, ClassDecider
+from .decide import CLOSED_SET, DEFAULT_REJECT_THRESHOLD, Classify, ClassDecider, OpenSet
 from .decoding import Decoding
 from .errors import BundleNotFoundError, InvalidAudioError, ModelBundleError, PhonedgeError
 from .features import normalize, stack_batch
@@ -30,7 +30,9 @@ AudioInput = Union[PathLike, NDArray[np.generic]]
 class Recognizer:
     """Runs one phonedge bundle; safe to share between threads (it holds no per-call state)."""
 
-    def __init__(self, bundle: Path, manifest: Manifest, session: Any, chunking: ChunkPlan) -> None:
+    def __init__(
+        self, bundle: Path, manifest: Manifest, session: Any, chunking: ChunkPlan, open_set: Optional[OpenSet] = None
+    ) -> None:
         """Wrap an opened session; use :func:`phonedge.load` rather than this."""
         self.bundle = bundle
         self.manifest = manifest
@@ -47,7 +49,7 @@ class Recognizer:
         num_classes = session.get_outputs()[0].shape[-1]
         if not isinstance(num_classes, int):
             num_classes = len(manifest.tokenizer.vocab)
-        self._decoding = Decoding(manifest, num_classes)
+        self._decoding = Decoding(manifest, num_classes, open_set or open_set_rule(manifest))
 
     @property
     def sample_rate(self) -> int:
@@ -196,7 +198,7 @@ class Recognizer:
         """
         decider = self._decoding.decider(labels, classify)
         samples = self.read_audio(audio, sample_rate)
-        return self._decoding.prediction(self.logits(samples), len(samples), decider, return_logits)
+        return self._decoding.prediction(self.logits(samples), samples, decider, return_logits)
 
     def predict_batch(
         self,
@@ -220,7 +222,7 @@ class Recognizer:
             raise PhonedgeError(f"batch_size must be >= 1, got {batch_size}")
         items = [self.read_audio(a, sample_rate) for a in audios]
         all_logits = self._batched_logits(items, batch_size)
-        return [self._decoding.prediction(lg, len(x), decider, return_logits) for lg, x in zip(all_logits, items)]
+        return [self._decoding.prediction(lg, x, decider, return_logits) for lg, x in zip(all_logits, items)]
 
 
 def _renamed(old: str, new: str) -> None:
@@ -236,6 +238,8 @@ def load(
     chunking: Optional[ChunkPlan] = None,
     session_options: Optional[Mapping[str, Any]] = None,
     provider_options: Optional[Mapping[str, Any]] = None,
+    reject_threshold: Optional[float] = None,
+    open_set: bool = True,
 ) -> Recognizer:
     """Open a bundle folder written by ``phonedge export``.
 
@@ -251,6 +255,9 @@ def load(
             (e.g. ``{"enable_profiling": True}``); they override the settings above.
         provider_options: options of the chosen provider, passed straight through to ONNX Runtime
             (e.g. ``{"device_id": 1}`` for CUDA).
+        reject_threshold: the open-set threshold on ``label_score`` (default: the bundle's calibrated
+            one, else ``DEFAULT_REJECT_THRESHOLD``); lower accepts more.
+        open_set: False gives every decodable sound a class, as phonedge 0.2 did (no "none").
 
     Raises:
         BundleNotFoundError: the folder, its manifest or its ONNX file is missing.
@@ -269,4 +276,15 @@ def load(
         SessionConfig(provider=provider, intra_op_threads=threads, graph_optimization=graph_optimization,
                       session_options=dict(session_options or {}), provider_options=dict(provider_options or {})),
     )
-    return Recognizer(path, manifest, session, chunking or ChunkPlan.for_provider(provider))
+    rule = open_set_rule(manifest, reject_threshold) if open_set else CLOSED_SET
+    return Recognizer(path, manifest, session, chunking or ChunkPlan.for_provider(provider), rule)
+
+
+def open_set_rule(manifest: Manifest, reject_threshold: Optional[float] = None) -> OpenSet:
+    """The open-set rule: REJECT_THRESHOLD if given, else the bundle's calibrated threshold, else the default."""
+    if reject_threshold is None:
+        reject_threshold = manifest.decision.get("reject_threshold", DEFAULT_REJECT_THRESHOLD)
+    if isinstance(reject_threshold, bool) or not isinstance(reject_threshold, (int, float)) \
+            or reject_threshold != reject_threshold:
+        raise PhonedgeError(f"reject_threshold must be a number (nats), got {reject_threshold!r}")
+    return OpenSet(float(reject_threshold))

@@ -36,7 +36,11 @@ class Prediction:
 
     ``confidence`` is the geometric mean of the per-frame probabilities of the greedy path
     (blanks included); a token's confidence is the geometric mean over its own frames.
-    ``label`` and ``label_probs`` are set when the bundle (or the call) has class labels.
+    With class labels (the bundle's or the call's), ``label`` is the decided class or None, and then
+    ``label_reason`` says why: ``"no_speech"``, ``"out_of_set"`` or ``"too_short"``. ``label_score`` is
+    the open-set score of the best class (log-likelihood ratio in nats, near 0 = a good fit; the
+    bundle's threshold decides); ``label_probs`` are the classes' probabilities *given* that the audio
+    is one of them.
     """
 
     text: str
@@ -45,6 +49,8 @@ class Prediction:
     duration: float
     label: Optional[str] = None
     label_probs: Optional[dict[str, float]] = None
+    label_score: Optional[float] = None
+    label_reason: Optional[str] = None
     logits: Optional[NDArray[np.float32]] = field(default=None, repr=False, compare=False)
 
     @property
@@ -62,9 +68,7 @@ class Prediction:
         }
         if timestamps:
             out["tokens"] = [t.to_dict() for t in self.tokens]
-        if self.label is not None:
-            out["label"] = self.label
-            out["label_probs"] = {k: round(v, 6) for k, v in (self.label_probs or {}).items()}
+        out.update(label_fields(self.label, self.label_probs, self.label_score, self.label_reason))
         if include_logits and self.logits is not None:
             out["logits"] = self.logits.tolist()
         return out
@@ -72,3 +76,20 @@ class Prediction:
     def to_json(self, timestamps: bool = True) -> str:
         """One-line JSON form."""
         return json.dumps(self.to_dict(timestamps=timestamps), ensure_ascii=False)
+
+
+def label_fields(
+    label: Optional[str], probs: Optional[dict[str, float]], score: Optional[float], reason: Optional[str]
+) -> dict[str, Any]:
+    """The class decision's JSON fields (none when there was no decision to make, i.e. no class labels)."""
+    if label is None and reason is None:
+        return {}
+    return {"label": label, "label_probs": {k: round(v, 6) for k, v in (probs or {}).items()},
+            "label_score": None if score is None else round(score, 4), "label_reason": reason}
+
+
+def label_text(label: Optional[str], reason: Optional[str]) -> Optional[str]:
+    """The decision as plain output shows it: ``label=0``, ``label=none:out_of_set``, or None without classes."""
+    if label is not None:
+        return f"label={label}"
+    return None if reason is None else f"label=none:{reason}"

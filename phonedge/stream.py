@@ -33,11 +33,12 @@ from .audio import RESAMPLE_QUALITY, as_mono_float32, check_sample_rate
 from .chunking import ChunkPlan, Chunk, WindowCursor
 from .decide import Classify, check_classify
 from .decoding import LogitsEngine, path_confidence
-from .endpoint import Endpointer, EndpointRules, frame_energy_db
+from .endpoint import Endpointer, EndpointRules
 from .errors import PhonedgeError, StreamClosedError, StreamRateError
 from .manifest import ClassLabel
-from .result import Token
+from .result import Token, label_fields
 from .scoring import log_softmax
+from .speech import SPEECH_GATE_DB, frame_energy_db
 
 Vad = Callable[[NDArray[np.float32], int], bool]
 
@@ -77,7 +78,7 @@ class StreamOptions:
     post_speech_s: float = 0.3
     edge_margin_s: float = 0.02
     max_segment_s: float = 15.0
-    energy_gate_db: Optional[float] = -50.0
+    energy_gate_db: Optional[float] = SPEECH_GATE_DB
     vad: Optional[Vad] = field(default=None, compare=False)
     partials: bool = True
     labels: Optional[tuple[ClassLabel, ...]] = None
@@ -134,6 +135,8 @@ class StreamEvent:
     confidence: float
     label: Optional[str] = None
     label_probs: Optional[dict[str, float]] = None
+    label_score: Optional[float] = None
+    label_reason: Optional[str] = None
     start_sample: int = 0
     end_sample: int = 0
 
@@ -150,9 +153,7 @@ class StreamEvent:
             "stable": [t.to_dict() for t in self.stable],
             "tentative": [t.to_dict() for t in self.tentative],
         }
-        if self.label is not None:
-            out["label"] = self.label
-            out["label_probs"] = {k: round(v, 6) for k, v in (self.label_probs or {}).items()}
+        out.update(label_fields(self.label, self.label_probs, self.label_score, self.label_reason))
         return out
 
     def to_json(self) -> str:
@@ -346,16 +347,18 @@ class Stream:
         self._last_partial = None
         samples = self._samples(start, stop)
         offset = start / self._rate
-        pred = self._decoding.prediction(self.engine.logits(samples), len(samples), self._decider) \
+        pred = self._decoding.prediction(self.engine.logits(samples), samples, self._decider) \
             if len(samples) >= self._field else None
         if pred is None:
             return StreamEvent("final", "", [], [], [], offset, stop / self._rate, emitted_at, 0.0,
+                               label_reason="too_short" if self._decider.labels else None,
                                start_sample=start, end_sample=stop)
         tokens = [t.shifted(offset) for t in pred.tokens]
         return StreamEvent(
             kind="final", text=pred.text, tokens=tokens, stable=list(tokens), tentative=[], start=offset,
             end=stop / self._rate, emitted_at=emitted_at, confidence=pred.confidence, label=pred.label,
-            label_probs=pred.label_probs, start_sample=start, end_sample=stop,
+            label_probs=pred.label_probs, label_score=pred.label_score, label_reason=pred.label_reason,
+            start_sample=start, end_sample=stop,
         )
 
     def _trim(self) -> None:

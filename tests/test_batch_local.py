@@ -41,7 +41,9 @@ def test_rows_equal_predict_json(reference_bundles: dict, real_recordings: list[
     for rec in records:
         row = rows[rec["path"]]
         assert row["status"] == "ok" and row["error"] is None
-        assert row["text"] == rec["text"] and row["label"] == rec["label"] is not None
+        assert row["text"] == rec["text"] and row["label"] == rec["label"]
+        assert row["label_reason"] == rec["label_reason"] and (row["label"] is None) == (rec["label_reason"] is not None)
+        assert round(row["label_score"], 4) == rec["label_score"]
         assert round(row["duration"], 6) == rec["duration"]
         assert [(t["text"], round(t["start"], 4), round(t["end"], 4), round(t["confidence"], 6))
                 for t in row["tokens"]] == [(t["text"], t["start"], t["end"], t["confidence"]) for t in rec["tokens"]]

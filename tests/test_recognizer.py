@@ -210,9 +210,15 @@ def test_classes_from_bundle_labels(reference_bundles: dict, real_recordings: li
         pred = rec.predict(path)
         assert pred.label_probs is not None
         assert sum(pred.label_probs.values()) == pytest.approx(1.0, abs=1e-5)
-        assert pred.label == max(pred.label_probs, key=pred.label_probs.get)
+        if pred.label_reason is None:
+            assert pred.label == max(pred.label_probs, key=pred.label_probs.get)
+        else:
+            assert pred.label is None and pred.label_reason in phonedge.decide.REASONS
         nearest = rec.predict(path, classify="nearest")
-        assert nearest.label in {"0", "1", "2", "3"} and nearest.label_probs is None
+        assert nearest.label_probs is None and nearest.label_score is not None
+        assert nearest.label in {"0", "1", "2", "3"} if nearest.label_reason is None else nearest.label is None
+        closed = phonedge.load(reference_bundles["int8"], open_set=False).predict(path)
+        assert closed.label == max(pred.label_probs, key=pred.label_probs.get) and closed.label_reason is None
 
 
 def test_bad_classify_and_batch_args(layer_bundle: Path) -> None:

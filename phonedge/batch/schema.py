@@ -14,8 +14,8 @@ STATUS_OK = "ok"
 STATUS_ERROR = "error"
 # Column order of every part file, Parquet or JSON lines.
 FIELDS = (
-    "path", "status", "error", "duration", "text", "tokens", "label", "label_probs", "bundle_digest",
-    "phonedge_version",
+    "path", "status", "error", "duration", "text", "tokens", "label", "label_probs", "label_score", "label_reason",
+    "bundle_digest", "phonedge_version",
 )
 TOKEN_FIELDS = ("text", "start", "end", "confidence")
 
@@ -36,6 +36,8 @@ def ok_row(path: str, pred: Prediction, digest: str) -> Row:
         ],
         "label": pred.label,
         "label_probs": None if pred.label_probs is None else {k: float(v) for k, v in pred.label_probs.items()},
+        "label_score": None if pred.label_score is None else float(pred.label_score),
+        "label_reason": pred.label_reason,
         "bundle_digest": digest,
         "phonedge_version": __version__,
     }
@@ -68,7 +70,8 @@ def arrow_schema() -> Any:
     types = {
         "path": pa.string(), "status": pa.string(), "error": pa.string(), "duration": pa.float64(),
         "text": pa.string(), "tokens": pa.list_(token), "label": pa.string(),
-        "label_probs": pa.map_(pa.string(), pa.float64()), "bundle_digest": pa.string(),
+        "label_probs": pa.map_(pa.string(), pa.float64()), "label_score": pa.float64(), "label_reason": pa.string(),
+        "bundle_digest": pa.string(),
         "phonedge_version": pa.string(),
     }
     return pa.schema([(name, types[name]) for name in FIELDS])
