@@ -188,12 +188,14 @@ class _NoBar:
               help="TSV/CSV with columns path, transcript, label.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
               show_default=True)
+@click.option("--tradeoff", is_flag=True,
+              help="Print in-set rejections, out-of-set acceptances and accuracy for every threshold instead.")
 @classify_option
 @open_set_options
 @threads_option
 @provider_option
-def eval_command(bundle: Optional[str], eval_manifest: str, fmt: str, classify: str, reject_threshold: Optional[float],
-                 closed_set: bool, threads: int, provider: str) -> None:
+def eval_command(bundle: Optional[str], eval_manifest: str, fmt: str, tradeoff: bool, classify: str,
+                 reject_threshold: Optional[float], closed_set: bool, threads: int, provider: str) -> None:
     """Score a BUNDLE on labelled recordings: the model card's metrics."""
     from .evaluate import evaluate, read_eval_manifest
 
@@ -205,7 +207,17 @@ def eval_command(bundle: Optional[str], eval_manifest: str, fmt: str, classify: 
             report = evaluate(rec, items, classify=classify, progress=lambda done, total: bar.update(1))
     except PhonedgeError as exc:
         _fail(exc)
-    if fmt == "json":
+    if tradeoff:
+        rows = report.tradeoff()
+        if fmt == "json":
+            for row in rows:
+                click.echo(json.dumps(row))
+        else:
+            click.echo(f"{'threshold':>10} {'frr':>7} {'far':>7} {'in-set accuracy':>16}")
+            for row in rows:
+                click.echo(f"{row['threshold']:10.3f} {row['frr']:7.2%} {row['far']:7.2%} "
+                           f"{row['in_set_accuracy']:16.2%}")
+    elif fmt == "json":
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     elif fmt == "markdown":
         click.echo(report.format_markdown())

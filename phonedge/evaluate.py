@@ -14,8 +14,10 @@ from .model_card import Card
 from .table import read_table
 
 COLUMNS = ("path", "transcript", "label")
-UNKNOWN = "unknown"  # predicted label when the recogniser decides no class
+UNKNOWN = "unknown"  # predicted label when the recogniser decides no class and gives no reason
 ERROR = "error"  # predicted label when the prediction raised a PhonedgeError
+# An item that is none of the classes (its label field empty or "none"), and the open-set answer "none of these".
+NONE = "none"
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,9 @@ class EvalPrediction:
     text: str
     label: str
     predicted: str
+    score: Optional[float] = None
+    reason: Optional[str] = None
+    best: Optional[str] = None  # the closest class, also when the decision withheld it
 
 
 @dataclass(frozen=True)
@@ -86,8 +91,18 @@ class EvalReport:
     @property
     def outside_labels(self) -> int:
         """How many predictions are no class ("unknown" or "error"), hence in no matrix column."""
-        names = set(self.label_names)
+        names = set(self.label_names) | {NONE}
         return sum(1 for p in self.predictions if p.predicted not in names)
+
+    @property
+    def open_set(self) -> Dict[str, Any]:
+        """In-set false rejections and out-of-set false acceptances (the open-set decision's two errors)."""
+        inset = [p for p in self.predictions if p.label != NONE]
+        outset = [p for p in self.predictions if p.label == NONE]
+        rejected = sum(p.predicted == NONE for p in inset)
+        accepted = sum(p.predicted in self.label_names for p in outset)
+        return {"in_set": len(inset), "rejected": rejected, "frr": rejected / len(inset) if inset else 0.0,
+                "out_of_set": len(outset), "accepted": accepted, "far": accepted / len(outset) if outset else 0.0}
 
     def to_dict(self) -> Dict[str, Any]:
         """Plain JSON-ready form (full precision)."""
@@ -98,6 +113,7 @@ class EvalReport:
             "wer": self.wer,
             "cer": self.cer,
             "exact_transcripts": self.exact_transcripts,
+            "open_set": self.open_set,
             "confusion": self.confusion,
             "failures": [asdict(item) for item in self.failures],
             "predictions": [asdict(item) for item in self.predictions],
@@ -106,6 +122,12 @@ class EvalReport:
     def card(self) -> Card:
         """The model card of these figures, with notes on failures and predictions of no class."""
         notes = []
+        rates = self.open_set
+        if rates["rejected"] or rates["out_of_set"]:
+            notes.append(f"In-set rejected: {rates['rejected']} of {rates['in_set']} ({rates['frr']:.2%}, "
+                         f"label {NONE!r}: no class fits well enough)")
+        if rates["out_of_set"]:
+            notes.append(f"Out-of-set accepted: {rates['accepted']} of {rates['out_of_set']} ({rates['far']:.2%})")
         if self.failures:
             notes.append(f"Failures: {len(self.failures)} of {self.n} items could not be predicted")
         if self.outside_labels:
@@ -113,7 +135,40 @@ class EvalReport:
                 f"Outside labels: {self.outside_labels} (predictions of no class, "
                 f"{UNKNOWN!r} or {ERROR!r}; in no matrix column)"
             )
-        return Card(self.label_names, self.report, self.wer, self.cer, self.confusion, notes)
+        return Card(self.matrix_labels, self.report, self.wer, self.cer, self.confusion, notes)
+
+    @property
+    def matrix_labels(self) -> List[str]:
+        """The report's and matrix's rows: the classes, then "none" when an item or a prediction is none."""
+        names = self.label_names
+        if any(NONE in (p.label, p.predicted) for p in self.predictions):
+            return names + [NONE]
+        return names
+
+    def tradeoff(self, thresholds: Optional[Sequence[float]] = None) -> List[Dict[str, float]]:
+        """In-set rejections, out-of-set acceptances and in-set accuracy if the threshold were each of THRESHOLDS.
+
+        Items rejected for no speech or too few frames stay rejected at every threshold; the default
+        thresholds are the items' own scores (every distinct operating point).
+        """
+        scored = [p for p in self.predictions if p.best is not None]
+        if thresholds is None:
+            thresholds = sorted({p.score for p in scored if p.score is not None and p.reason in (None, "out_of_set")})
+        inset = [p for p in self.predictions if p.label != NONE]
+        outset = [p for p in self.predictions if p.label == NONE]
+        rows = []
+        for t in thresholds:
+            def says(p: EvalPrediction, t: float = t) -> Optional[str]:
+                fits = p.reason in (None, "out_of_set") and p.score is not None and p.score >= t
+                return p.best if fits else None
+            rows.append({
+                "threshold": float(t),
+                "frr": sum(says(p) is None for p in inset) / len(inset) if inset else 0.0,
+                "far": sum(says(p) is not None for p in outset) / len(outset) if outset else 0.0,
+                "in_set_accuracy": sum(says(p) == p.label for p in inset) / len(inset) if inset else 0.0,
+            })
+        return rows
+
 
     def format_table(self) -> str:
         """Aligned text report like sklearn's, then Accuracy, Wer, Cer and the confusion matrix."""
@@ -134,7 +189,8 @@ def read_eval_manifest(path: Path) -> List[EvalItem]:
     Raises:
         EvalManifestNotFoundError: the file does not exist.
         EvalManifestError: unreadable or empty file, a missing column, a row with the wrong number
-            of fields, or an empty path or label (each with the file and line number).
+            of fields, or an empty path (each with the file and line number). An empty label, or
+            ``none``, marks an item that is none of the classes.
     """
     path = Path(path)
     if not path.is_file():
@@ -188,6 +244,8 @@ def derive_labels(items: Sequence[EvalItem]) -> List[ClassLabel]:
     """Classes from an eval set: one per label with its transcript, numeric labels first in numeric order."""
     transcripts: Dict[str, str] = {}
     for item in items:
+        if item.label == NONE:
+            continue
         known = transcripts.setdefault(item.label, _normalise(item.transcript))
         if known != _normalise(item.transcript):
             raise EvalManifestError(
@@ -202,11 +260,10 @@ def _item(path: Path, line: int, row: Dict[str, str]) -> EvalItem:
     """One EvalItem from a data row, or EvalManifestError naming the line."""
     if not row["path"]:
         raise EvalManifestError(f"{path}:{line}: the path field is empty")
-    if not row["label"]:
-        raise EvalManifestError(f"{path}:{line}: the label field is empty")
+    label = NONE if row["label"].strip().lower() in ("", NONE) else row["label"]
     audio = Path(row["path"])
     return EvalItem(path=audio if audio.is_absolute() else path.parent / audio, transcript=row["transcript"],
-                    label=row["label"])
+                    label=label)
 
 
 def _resolve_labels(
@@ -219,11 +276,11 @@ def _resolve_labels(
     names = [item.label for item in classes]
     if len(set(names)) != len(names):
         raise EvalManifestError(f"class labels must be unique, got {names}")
-    clash = {UNKNOWN, ERROR} & set(names)
+    clash = {UNKNOWN, ERROR, NONE} & set(names)
     if clash:
         raise EvalManifestError(f"{sorted(clash)} cannot be class labels: they mark items with no decision")
     for item in items:
-        if item.label not in names:
+        if item.label not in names and item.label != NONE:
             raise EvalManifestError(
                 f"{item.path}: label {item.label!r} is not one of the classes {names}; "
                 "fix the eval manifest or give the classes explicitly"
@@ -244,8 +301,12 @@ def _predict(
     except PhonedgeError as exc:
         failures.append(EvalFailure(path=str(item.path), error=type(exc).__name__, message=str(exc)))
         return EvalPrediction(str(item.path), item.transcript, "", item.label, ERROR)
-    predicted = UNKNOWN if result.label is None else str(result.label)
-    return EvalPrediction(str(item.path), item.transcript, result.text, item.label, predicted)
+    reason = getattr(result, "label_reason", None)
+    probs = getattr(result, "label_probs", None)
+    predicted = str(result.label) if result.label is not None else NONE if reason else UNKNOWN
+    best = str(result.label) if result.label is not None else max(probs, key=probs.get) if probs else None
+    return EvalPrediction(str(item.path), item.transcript, result.text, item.label, predicted,
+                          getattr(result, "label_score", None), reason, best)
 
 
 def _report(
@@ -253,11 +314,15 @@ def _report(
 ) -> EvalReport:
     """Compute every figure from the per-item predictions."""
     names = [item.label for item in classes]
+    if any(NONE in (p.label, p.predicted) for p in predictions):
+        names = names + [NONE]
     y_true = [p.label for p in predictions]
     y_pred = [p.predicted for p in predictions]
-    refs = [p.reference for p in predictions]
-    hyps = [p.text for p in predictions]
-    exact = sum(_normalise(p.reference) == _normalise(p.text) for p in predictions)
+    # Transcript figures over the in-set items: an out-of-set item's words are not the model's business.
+    inset = [p for p in predictions if p.label != NONE] or predictions
+    refs = [p.reference for p in inset]
+    hyps = [p.text for p in inset]
+    exact = sum(_normalise(p.reference) == _normalise(p.text) for p in inset)
     return EvalReport(
         labels=classes,
         report=metrics.classification_report(y_true, y_pred, names),
@@ -265,7 +330,7 @@ def _report(
         cer=metrics.cer(refs, hyps),
         confusion=metrics.confusion_matrix(y_true, y_pred, names),
         n=len(predictions),
-        exact_transcripts=exact / len(predictions),
+        exact_transcripts=exact / len(inset),
         failures=failures,
         predictions=predictions,
     )
