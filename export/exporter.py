@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from phonedge.checksum import files_sha256
 from phonedge.errors import ExportError
+from phonedge.evaluate import EvalItem
 from phonedge.manifest import AudioSpec, ClassLabel, GraphSpec, Manifest
 
 from .attention import fused_attention
@@ -41,6 +42,7 @@ from .parity import Gate, apply_gate, measure_parity, torch_logits
 from .piecewise import DEFAULT_PIECE_FRAMES, encoder_in_pieces
 from .pos_conv import conv2d_pos_conv
 from .quantize import WEIGHT_QUANTIZED_MODES, check_excluded_nodes, quantize_graph
+from .rejection import calibrate, read_calibration
 from .smoothquant import Analysis, analyse, migrated
 
 Progress = Callable[[str], None]
@@ -73,6 +75,7 @@ class ExportJob:
     quantization: dict[str, Any] = field(default_factory=dict)
     parity: dict[str, Any] = field(default_factory=dict)
     manifest: Manifest | None = None
+    reject_items: list[EvalItem] = field(default_factory=list)  # rows to calibrate the open-set threshold on
 
     @property
     def work(self) -> Path:
@@ -148,6 +151,8 @@ def _prepare(model: str | Path, out_dir: Path, opts: ExportOptions, say: Progres
         inputs_kind = "calibration"
     else:
         inputs, inputs_kind = generated_signals(audio.sample_rate, audio.do_normalize), "generated"
+    labels = read_labels(Path(opts.labels)) if opts.labels is not None else []
+    reject_items = read_calibration(Path(opts.reject_calibration), labels) if opts.reject_calibration else []
     job = ExportJob(
         options=opts,
         source=str(model),
@@ -163,9 +168,10 @@ def _prepare(model: str | Path, out_dir: Path, opts: ExportOptions, say: Progres
             layer_norm,
             str(model),
         ),
-        labels=read_labels(Path(opts.labels)) if opts.labels is not None else [],
+        labels=labels,
         inputs=inputs,
         inputs_kind=inputs_kind,
+        reject_items=reject_items,
     )
     return target, job
 
@@ -392,6 +398,17 @@ def write_bundle_manifest(job: ExportJob) -> None:
     write_manifest(job.staging, job.manifest)
 
 
+def calibrate_rejection(job: ExportJob) -> None:
+    """With --reject-calibration: score its rows with the written bundle and store the open-set threshold."""
+    if not job.reject_items or job.manifest is None:
+        return
+    opts = job.options
+    job.say(f"calibrating the open-set threshold on {len(job.reject_items)} recordings ...")
+    decision = calibrate(job.staging, job.reject_items, opts.reject_frr, Path(str(opts.reject_calibration)).name)
+    job.manifest = replace(job.manifest, decision=decision)
+    write_manifest(job.staging, job.manifest)
+
+
 STAGES: list[Callable[[ExportJob], None]] = [
     load_torch_model,
     analyse_outliers,
@@ -400,6 +417,7 @@ STAGES: list[Callable[[ExportJob], None]] = [
     optimize_graph,
     quantize_until_parity,
     write_bundle_manifest,
+    calibrate_rejection,
 ]
 
 

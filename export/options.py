@@ -69,6 +69,12 @@ class ExportOptions:
     calibration_audio: Optional[Path] = option(None, "Folder of audio for the parity check.", path=True,
                                                default_help="generated signals")
     labels: Optional[Path] = option(None, "TSV file of the model card's classes: label, name, transcript.", path=True)
+    reject_calibration: Optional[Path] = option(
+        None, "Eval manifest (path, transcript, label) of recordings to set the open-set threshold on; rows with an "
+        "empty or 'none' label are none of the classes. Never the test split.", path=True,
+        default_help="no calibration: the runtime's default threshold")
+    reject_frr: float = option(0.01, "Share of the calibration's in-set recordings the threshold may reject.",
+                               min=0.0, max=0.5)
     min_agreement: Optional[float] = option(
         None, "Minimum share of identical greedy transcripts (int8/fp16).", min=0.0, max=1.0,
         default_help="0.99 on calibration audio, not enforced on generated signals")

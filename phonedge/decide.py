@@ -64,6 +64,16 @@ class Decision:
     reason: Optional[Reason] = None
 
 
+def threshold_for_rejection_rate(in_set_scores: Sequence[float], rate: float) -> float:
+    """The highest threshold that rejects at most RATE of the in-set scores (a score below it is rejected)."""
+    scores = np.sort(np.asarray(in_set_scores, dtype=np.float64))
+    if scores.size == 0:
+        raise PhonedgeError("no in-set scores to calibrate the open-set threshold on")
+    if not 0.0 <= rate < 1.0:
+        raise PhonedgeError(f"the in-set rejection rate must be in [0, 1), got {rate}")
+    return float(scores[int(np.floor(rate * scores.size))])
+
+
 def free_path_log_prob(log_probs: NDArray[np.floating]) -> float:
     """Log-probability of the model's own best path: the most likely symbol on every frame."""
     return float(np.asarray(log_probs, dtype=np.float64).max(axis=-1).sum())

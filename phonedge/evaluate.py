@@ -314,6 +314,8 @@ def _report(
 ) -> EvalReport:
     """Compute every figure from the per-item predictions."""
     names = [item.label for item in classes]
+    # "none" is a class of the report when some items are none of the classes, of the matrix when anything is.
+    report_names = names + [NONE] if any(p.label == NONE for p in predictions) else names
     if any(NONE in (p.label, p.predicted) for p in predictions):
         names = names + [NONE]
     y_true = [p.label for p in predictions]
@@ -325,7 +327,7 @@ def _report(
     exact = sum(_normalise(p.reference) == _normalise(p.text) for p in inset)
     return EvalReport(
         labels=classes,
-        report=metrics.classification_report(y_true, y_pred, names),
+        report=metrics.classification_report(y_true, y_pred, report_names),
         wer=metrics.wer(refs, hyps),
         cer=metrics.cer(refs, hyps),
         confusion=metrics.confusion_matrix(y_true, y_pred, names),

@@ -21,7 +21,7 @@ MATRIX_NOTE = "rows = true class, columns = predicted class"
 class Card:
     """The figures one card shows: classes in order, the classification report, Wer, Cer and the matrix."""
 
-    names: Sequence[str]
+    names: Sequence[str]  # the matrix's classes; the report's rows are those of them it has
     report: Mapping[str, Any]
     wer: float
     cer: float
@@ -38,7 +38,7 @@ class Card:
         head = [PRECISION, RECALL, F1, SUPPORT]
         width = max(len(WEIGHTED), *(len(name) for name in self.names))
         lines = [" " * width + "".join(f"{h:>12}" for h in head), ""]
-        lines += [_text_row(name, self.report[name], width) for name in self.names]
+        lines += [_text_row(name, self.report[name], width) for name in self.names if name in self.report]
         accuracy = f"{self.report[ACCURACY]:.{DIGITS}f}"
         lines += ["", f"{ACCURACY:>{width}}" + " " * 24 + f"{accuracy:>12}{self.n:>12}"]
         lines += [_text_row(name, self.report[name], width) for name in (MACRO, WEIGHTED)]
@@ -54,7 +54,8 @@ class Card:
         """A markdown block: the per-class table with averages, Accuracy, Wer, Cer, the notes, the Mtrix."""
         lines = [f"### {title}", ""] if title else []
         lines += ["| Class | Precision | Recall | F1-score | Support |", "|---|---:|---:|---:|---:|"]
-        lines += [_markdown_row(name, self.report[name]) for name in [*self.names, MACRO, WEIGHTED]]
+        rows = [name for name in [*self.names, MACRO, WEIGHTED] if name in self.report]
+        lines += [_markdown_row(name, self.report[name]) for name in rows]
         lines += [
             "",
             f"- {ACCURACY}: {self.report[ACCURACY]:.{DIGITS}f}",
