@@ -78,15 +78,22 @@ def _record(output: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         "size_bytes": graph["size_bytes"],
         "sha256": graph["sha256"],
         "parity": parity,
+        "decision": manifest.get("decision", {}),
     }
 
 
 def _summary(record: dict[str, Any]) -> str:
     parity = record["parity"]
     verdict = "passed" if parity["passed"] else "FAILED (not gated)"
-    return (
+    line = (
         f"wrote {record['bundle']}: {record['quantization']}, {record['size_bytes'] / 1e6:.1f} MB, "
         f"inputs {'+'.join(record['inputs'])}; parity {verdict} on {parity['n_inputs']} {parity['inputs']} inputs: "
         f"max |dlogit| {parity['max_abs_logit_diff']:.2g}, frames {parity['frame_argmax_agreement']:.2%}, "
         f"transcripts {parity['transcript_agreement']:.0%}"
     )
+    cal = record["decision"].get("calibration")
+    if cal:
+        line += (f"; open-set threshold {record['decision']['reject_threshold']:.3g} nats: rejects "
+                 f"{cal['in_set_rejected']} of {cal['in_set']} in-set calibration recordings, accepts "
+                 f"{cal['out_of_set_accepted']} of {cal['out_of_set']} others")
+    return line

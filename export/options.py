@@ -98,6 +98,8 @@ class ExportOptions:
             if not (low is None or value >= low) or not (high is None or value <= high):
                 bounds = f"between {low} and {high}" if high is not None else f"{low} or more"
                 raise ExportError(f"{item.name}={value} is impossible: it must be {bounds}")
+        if self.reject_calibration is not None and self.labels is None:
+            raise ExportError("--reject-calibration needs --labels: the threshold is calibrated on the class decision")
         if self.target == "cuda" and self.quantize in WEIGHT_QUANTIZED_MODES:
             raise ExportError(
                 "target='cuda' takes quantize='fp16' or 'none': dynamic int8 (and int4, which runs int8 MatMuls) "

@@ -79,7 +79,7 @@ class StreamSession:
         for event in events:
             data = event.to_dict()
             if data.get("kind") == "final":
-                self.finals.append({k: data.get(k) for k in ("text", "label", "start", "end")})
+                self.finals.append({k: data.get(k) for k in ("text", "label", "label_reason", "start", "end")})
             await self.ws.send_text(json.dumps(data, ensure_ascii=False))
 
     async def _process(self, stream: Any, start: StartMessage) -> None:
