@@ -131,5 +131,5 @@ def run_accuracy(models: ModelSet, backends: Sequence[str], threads: int, eval_i
         for name, item in scored.items():
             results[name]["vs_" + REFERENCE.replace("-", "_")] = _agreement(item, scored[REFERENCE])
     return {"model": str(models.hf_dir), "n": len(eval_items), "labels": [lab.label for lab in labels],
-            "classify": "ctc (exact CTC likelihood of each class transcript, phonedge.scoring.class_posteriors)",
+            "classify": "ctc (exact CTC likelihood of each class transcript, phonedge.decide.ctc_decision)",
             "backends": results}

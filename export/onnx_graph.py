@@ -80,16 +80,6 @@ def optimize_offline(source: Path, target: Path) -> None:
     ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
 
 
-def op_counts(path: Path) -> dict[str, int]:
-    """How many nodes of each op type the ONNX graph at PATH has."""
-    import onnx
-
-    counts: dict[str, int] = {}
-    for node in onnx.load(str(path), load_external_data=False).graph.node:
-        counts[node.op_type] = counts.get(node.op_type, 0) + 1
-    return counts
-
-
 def topological(nodes: list[Any], available: set[str]) -> tuple[list[Any], list[Any]]:
     """NODES in an order where each follows the producers of its inputs, and the nodes left over.
 

@@ -52,19 +52,19 @@ class EvalFailure:
     message: str
 
 
-class Prediction(Protocol):
-    """What ``recognizer.predict`` returns."""
+class Decided(Protocol):
+    """What evaluation reads of a prediction (a :class:`phonedge.Prediction` has it)."""
 
     text: str
     label: Optional[str]
 
 
-class Recognizer(Protocol):
-    """The part of the recogniser that evaluation uses."""
+class Predictor(Protocol):
+    """What evaluation uses of a recogniser (a :class:`phonedge.Recognizer` has it)."""
 
     labels: List[ClassLabel]
 
-    def predict(self, path: Path, *, labels: Sequence[ClassLabel], classify: str) -> Prediction:
+    def predict(self, path: Path, *, labels: Sequence[ClassLabel], classify: str) -> Decided:
         """Transcribe one file and decide its class."""
         ...
 
@@ -202,7 +202,7 @@ def read_eval_manifest(path: Path) -> List[EvalItem]:
 
 
 def evaluate(
-    recognizer: Recognizer,
+    recognizer: Predictor,
     items: Sequence[EvalItem],
     *,
     labels: Optional[Sequence[ClassLabel]] = None,
@@ -267,7 +267,7 @@ def _item(path: Path, line: int, row: Dict[str, str]) -> EvalItem:
 
 
 def _resolve_labels(
-    labels: Optional[Sequence[ClassLabel]], recognizer: Recognizer, items: Sequence[EvalItem]
+    labels: Optional[Sequence[ClassLabel]], recognizer: Predictor, items: Sequence[EvalItem]
 ) -> List[ClassLabel]:
     """The classes to use, checked against the items."""
     if labels is None:
@@ -289,7 +289,7 @@ def _resolve_labels(
 
 
 def _predict(
-    recognizer: Recognizer,
+    recognizer: Predictor,
     item: EvalItem,
     classes: List[ClassLabel],
     classify: str,

@@ -56,18 +56,6 @@ def class_log_likelihoods(
     return np.array([_forward(lp, target, blank) for target in checked], dtype=np.float64)
 
 
-def class_posteriors(
-    log_probs: NDArray[np.floating], targets: Sequence[Sequence[int]], blank: int
-) -> NDArray[np.float64]:
-    """Posterior of each class under a uniform prior (softmax of the log-likelihoods); uniform if none fits.
-
-    When every target is impossible (all log-likelihoods -inf) the result is uniform, 1/C each:
-    nothing favours any class. Callers that must tell "no class fits" apart should check
-    ``class_log_likelihoods`` for all -inf, since an argmax of a uniform vector picks index 0.
-    """
-    return posteriors_from_log_likelihoods(class_log_likelihoods(log_probs, targets, blank))
-
-
 def posteriors_from_log_likelihoods(log_likelihoods: NDArray[np.floating]) -> NDArray[np.float64]:
     """Softmax over a (C,) vector of class log-likelihoods; uniform when all are -inf."""
     scores = np.asarray(log_likelihoods, dtype=np.float64)

@@ -32,7 +32,8 @@ def test_rows_round_trip_exactly(tmp_path: Path, fmt: str) -> None:
     rows = sample_rows()
     with OutputDir(tmp_path / "out", fmt) as out:
         writer = PartWriter(out, rows_per_part=2)
-        writer.add_all(rows)
+        for row in rows:
+            writer.add(row)
         writer.flush()
     back = read_rows(tmp_path / "out")
     assert back == rows and all(list(r) == list(FIELDS) for r in back)
@@ -79,7 +80,8 @@ def test_drop_errors_rewrites_parts_in_place(tmp_path: Path, fmt: str) -> None:
     rows = sample_rows()
     with OutputDir(tmp_path, fmt) as out:
         writer = PartWriter(out, rows_per_part=2)
-        writer.add_all(rows + [error_row("d.wav", "boom", "d1")])
+        for row in rows + [error_row("d.wav", "boom", "d1")]:
+            writer.add(row)
         writer.flush()
         assert out.drop_errors({("c.wav", "d1"), ("d.wav", "d1"), ("a.wav", "d1")}) == 2  # ok rows stay
         assert out.drop_errors({("c.wav", "other-digest")}) == 0

@@ -10,7 +10,6 @@ import pytest
 
 from phonedge.scoring import (
     class_log_likelihoods,
-    class_posteriors,
     ctc_log_likelihood,
     edit_distance,
     log_softmax,
@@ -140,7 +139,7 @@ def test_class_log_likelihoods_and_posteriors() -> None:
     assert scores.shape == (4,) and scores.dtype == np.float64
     for score, target in zip(scores, targets):
         assert score == ctc_log_likelihood(log_probs, target, blank=0)
-    posteriors = class_posteriors(log_probs, targets, blank=0)
+    posteriors = posteriors_from_log_likelihoods(scores)
     assert posteriors.sum() == pytest.approx(1.0)
     assert int(np.argmax(posteriors)) == int(np.argmax(scores))
     expected = np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
@@ -149,13 +148,13 @@ def test_class_log_likelihoods_and_posteriors() -> None:
 
 def test_posteriors_when_some_or_all_targets_impossible() -> None:
     log_probs = log_softmax(np.random.default_rng(6).normal(size=(2, 4)))
-    mixed = class_posteriors(log_probs, [[1, 2, 3], [1]], blank=0)
+    mixed = posteriors_from_log_likelihoods(class_log_likelihoods(log_probs, [[1, 2, 3], [1]], blank=0))
     np.testing.assert_allclose(mixed, [0.0, 1.0])
-    none_fit = class_posteriors(log_probs, [[1, 2, 3], [1, 1, 1]], blank=0)
+    none_fit = posteriors_from_log_likelihoods(class_log_likelihoods(log_probs, [[1, 2, 3], [1, 1, 1]], blank=0))
     np.testing.assert_allclose(none_fit, [0.5, 0.5])
     assert posteriors_from_log_likelihoods(np.array([-1e6, -1e6 - math.log(3)])).sum() == pytest.approx(1.0)
     with pytest.raises(ValueError, match="at least one class"):
-        class_posteriors(log_probs, [], blank=0)
+        class_log_likelihoods(log_probs, [], blank=0)
 
 
 def test_log_softmax_is_stable_and_normalised() -> None:

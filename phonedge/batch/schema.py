@@ -17,7 +17,7 @@ FIELDS = (
     "path", "status", "error", "duration", "text", "tokens", "label", "label_probs", "label_score", "label_reason",
     "bundle_digest", "phonedge_version",
 )
-TOKEN_FIELDS = ("text", "start", "end", "confidence")
+TOKEN_FIELDS = ("text", "start", "end", "confidence")  # a token of the ``tokens`` column
 
 Row = dict[str, Any]
 
@@ -30,10 +30,8 @@ def ok_row(path: str, pred: Prediction, digest: str) -> Row:
         "error": None,
         "duration": float(pred.duration),
         "text": pred.text,
-        "tokens": [
-            {"text": t.text, "start": float(t.start), "end": float(t.end), "confidence": float(t.confidence)}
-            for t in pred.tokens
-        ],
+        "tokens": [{name: t.text if name == "text" else float(getattr(t, name)) for name in TOKEN_FIELDS}
+                   for t in pred.tokens],
         "label": pred.label,
         "label_probs": None if pred.label_probs is None else {k: float(v) for k, v in pred.label_probs.items()},
         "label_score": None if pred.label_score is None else float(pred.label_score),
@@ -65,8 +63,7 @@ def arrow_schema() -> Any:
     """The Parquet/Arrow schema of a row (label_probs as a map from label to probability)."""
     pa = pyarrow()
 
-    token = pa.struct([("text", pa.string()), ("start", pa.float64()), ("end", pa.float64()),
-                       ("confidence", pa.float64())])
+    token = pa.struct([(name, pa.string() if name == "text" else pa.float64()) for name in TOKEN_FIELDS])
     types = {
         "path": pa.string(), "status": pa.string(), "error": pa.string(), "duration": pa.float64(),
         "text": pa.string(), "tokens": pa.list_(token), "label": pa.string(),

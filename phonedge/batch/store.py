@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
 
@@ -176,11 +176,6 @@ class PartWriter:
         self._rows.append(row)
         if len(self._rows) >= self.rows_per_part or time.monotonic() - self._since >= self.seconds_per_part:
             self.flush()
-
-    def add_all(self, rows: Iterable[Row]) -> None:
-        """Queue many rows."""
-        for row in rows:
-            self.add(row)
 
     def flush(self) -> None:
         """Commit the queued rows as one part."""
