@@ -8,7 +8,7 @@ stamp naming what it built; a second run with the same inputs downloads nothing.
 
 QEMU: bookworm-backports' 10.0 by default. Bookworm's own 7.2 passes the host's x86 ``/proc/cpuinfo``
 through to the guest, and onnxruntime >= 1.28 (its cpuinfo library) crashes on import reading it
-(SIGSEGV); 10.0 shows the guest an ARM ``/proc/cpuinfo`` of the emulated CPU (README, "Platforms").
+(SIGSEGV); 10.0 shows the guest an ARM ``/proc/cpuinfo`` of the emulated CPU (docs/platforms.md).
 
 Usage: python -m benchmarks.arm64_env [--cache .cache/arm64] [--qemu 10.0|7.2] [--onnxruntime VERSION]
 """

@@ -62,7 +62,7 @@ NOTES = (
     "up to the size of int8's own error (compare the int8 parity figure in the bundle's phonedge.json).",
     "These runs use QEMU 10.0 from bookworm-backports. Bookworm's QEMU 7.2 shows the guest the host's x86 "
     "/proc/cpuinfo, on which onnxruntime >= 1.28 crashes at import, and its SME emulation gives wrong answers "
-    "with onnxruntime >= 1.27 (README, \"Platforms\"; results/arm64_onnxruntime*.json).",
+    "with onnxruntime >= 1.27 (docs/platforms.md; results/arm64_onnxruntime*.json).",
 )
 
 

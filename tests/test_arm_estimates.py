@@ -1,4 +1,4 @@
-"""benchmarks/arm_estimates.py: the peak-rate and latency arithmetic behind the README's ARM table."""
+"""benchmarks/arm_estimates.py: the peak-rate and latency arithmetic behind the ARM table of docs/platforms.md."""
 
 from __future__ import annotations
 
