@@ -10,7 +10,8 @@ from phonedge.errors import PhonedgeError
 from phonedge.grid import FrameGrid
 from phonedge.manifest import ClassLabel, TokenizerSpec
 from phonedge.scoring import ctc_log_likelihood, log_softmax
-from phonedge.speech import SPEECH_GATE_DB, TONAL_LINES, TONAL_SHARE, frame_energy_db, speech_evidence
+from phonedge.speech import (FFT_SIZE, LINE_HALF_WIDTH, SPEECH_GATE_DB, TONAL_LINES, TONAL_SHARE, frame_energy_db,
+                             speech_evidence)
 
 SPEC = TokenizerSpec(kind="Wav2Vec2PhonemeCTCTokenizer", vocab=["<pad>", "a", "b", "c", "d"], blank_id=0)
 CLASSES = [ClassLabel("x", "a b"), ClassLabel("y", "c")]
@@ -116,11 +117,11 @@ def _naive_evidence(x: np.ndarray) -> tuple[int, float, float]:
         if levels[f] < SPEECH_GATE_DB:
             continue
         frame = x[f * 320 : f * 320 + 400] * np.hanning(400)
-        power = np.abs(np.fft.rfft(frame, n=1024)) ** 2
+        power = np.abs(np.fft.rfft(frame, n=FFT_SIZE)) ** 2
         total, taken = power.sum(), 0.0
         for _ in range(TONAL_LINES):
             peak = int(power.argmax())
-            lo, hi = max(0, peak - 3), min(len(power), peak + 4)
+            lo, hi = max(0, peak - LINE_HALF_WIDTH), min(len(power), peak + LINE_HALF_WIDTH + 1)
             taken += power[lo:hi].sum()
             power[lo:hi] = 0
         loud += 1
