@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -10,7 +12,6 @@ import pytest
 import soundfile as sf
 
 import phonedge
-from benchmarks.long_audio_accuracy import raw_copy
 from phonedge.audio import load_audio
 from phonedge.errors import PhonedgeError
 
@@ -142,6 +143,15 @@ def local_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("local")
     export_bundle(build_checkpoint(root / "model", layer_norm=True, layers=0), root / "bundle", quantize="none")
     return root / "bundle"
+
+
+def raw_copy(bundle: Path, out: Path) -> Path:
+    """A copy of BUNDLE whose manifest skips input normalisation."""
+    shutil.copytree(bundle, out)
+    data = json.loads((out / "phonedge.json").read_text())
+    data["audio"]["do_normalize"] = False
+    (out / "phonedge.json").write_text(json.dumps(data))
+    return out
 
 
 def test_chunked_equals_unchunked_when_context_suffices(local_bundle: Path, tmp_path: Path) -> None:
