@@ -145,21 +145,15 @@ def local_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "bundle"
 
 
-def raw_copy(bundle: Path, out: Path) -> Path:
-    """A copy of BUNDLE whose manifest skips input normalisation."""
-    shutil.copytree(bundle, out)
-    data = json.loads((out / "phonedge.json").read_text())
-    data["audio"]["do_normalize"] = False
-    (out / "phonedge.json").write_text(json.dumps(data))
-    return out
-
-
 def test_chunked_equals_unchunked_when_context_suffices(local_bundle: Path, tmp_path: Path) -> None:
     """Chunks on the frame grid with enough context reproduce the single pass frame for frame.
 
     Windows are normalised one by one, so the geometry is checked with normalisation off.
     """
-    bundle = raw_copy(local_bundle, tmp_path / "raw")
+    bundle = shutil.copytree(local_bundle, tmp_path / "raw")
+    manifest = json.loads((bundle / "phonedge.json").read_text())
+    manifest["audio"]["do_normalize"] = False
+    (bundle / "phonedge.json").write_text(json.dumps(manifest))
     x = signals(8, [16000 * 7 + 123])[0]
     whole = phonedge.load(bundle, chunking=ONE_PASS).predict(x, RATE, return_logits=True)
     chunked = phonedge.load(bundle, chunking=phonedge.ChunkPlan(2.0, 0.4, 0.4)).predict(x, RATE, return_logits=True)
