@@ -30,14 +30,8 @@ XLSR53_ARCHITECTURE: dict[str, Any] = {
 
 # The same family at toy width for the quick mode: same strides, kernels, norms and positional conv
 # (kernel 128, 16 groups), so every backend, CTranslate2 included, takes the same code paths.
-TINY_ARCHITECTURE: dict[str, Any] = {
-    **XLSR53_ARCHITECTURE,
-    "hidden_size": 64,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "intermediate_size": 128,
-    "conv_dim": [32] * 7,
-}
+TINY_ARCHITECTURE: dict[str, Any] = dict(XLSR53_ARCHITECTURE, hidden_size=64, num_hidden_layers=2,
+                                          num_attention_heads=4, intermediate_size=128, conv_dim=[32] * 7)
 
 PHONE_FALLBACK = ["z", "ih", "r", "ow", "w", "ah", "n", "t", "uw", "th", "iy"]
 SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>"]

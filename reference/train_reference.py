@@ -90,6 +90,12 @@ def build_processor(out: Path, phonemes: list[str]):
     return processor
 
 
+# The training run's regularisation: dropouts, LayerDrop and SpecAugment-style time/feature masking.
+REGULARISATION = dict(hidden_dropout=0.1, attention_dropout=0.1, activation_dropout=0.05, feat_proj_dropout=0.05,
+                      final_dropout=0.05, layerdrop=0.05, mask_time_prob=0.08, mask_time_length=2,
+                      mask_feature_prob=0.05, mask_feature_length=8)
+
+
 def build_model(vocab_size: int, args: argparse.Namespace):
     """A small Wav2Vec2ForCTC with the xlsr-53 feature-encoder layout."""
     from transformers import Wav2Vec2Config, Wav2Vec2ForCTC
@@ -108,16 +114,7 @@ def build_model(vocab_size: int, args: argparse.Namespace):
         conv_bias=True,
         num_conv_pos_embeddings=32,
         num_conv_pos_embedding_groups=16,
-        hidden_dropout=0.1,
-        attention_dropout=0.1,
-        activation_dropout=0.05,
-        feat_proj_dropout=0.05,
-        final_dropout=0.05,
-        layerdrop=0.05,
-        mask_time_prob=0.08,
-        mask_time_length=2,
-        mask_feature_prob=0.05,
-        mask_feature_length=8,
+        **REGULARISATION,
         ctc_loss_reduction="mean",
         ctc_zero_infinity=True,
         pad_token_id=0,
