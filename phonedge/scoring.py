@@ -7,6 +7,7 @@ from typing import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from . import lattice
 from .errors import InvalidInputError
 
 
@@ -123,32 +124,10 @@ def _check_target(target: Sequence[int], vocab_size: int, blank: int) -> NDArray
     return ids
 
 
-def _min_frames(target: NDArray[np.int64]) -> int:
-    """Fewest frames a CTC path for target needs: one per label plus a blank between repeats."""
-    return int(target.size + np.count_nonzero(target[1:] == target[:-1]))
-
-
 def _forward(lp: NDArray[np.float64], target: NDArray[np.int64], blank: int) -> float:
-    """The CTC forward recursion in log space over the blank-interleaved label sequence."""
-    frames = lp.shape[0]
-    if frames < _min_frames(target):
+    """The CTC forward recursion (one implementation, in phonedge.lattice) for one checked target."""
+    if lp.shape[0] < lattice.min_frames(target):
         return float("-inf")
     if target.size == 0:
         return float(lp[:, blank].sum())
-    extended = np.full(2 * target.size + 1, blank, dtype=np.int64)
-    extended[1::2] = target
-    emissions = lp[:, extended]
-    # A path may jump over a blank only between two different labels.
-    can_skip = np.zeros(extended.size, dtype=bool)
-    can_skip[3::2] = target[1:] != target[:-1]
-    alpha = np.full(extended.size, -np.inf)
-    alpha[:2] = emissions[0, :2]
-    stay_or_step = np.empty_like(alpha)
-    skip = np.empty_like(alpha)
-    for t in range(1, frames):
-        stay_or_step[0] = alpha[0]
-        np.logaddexp(alpha[1:], alpha[:-1], out=stay_or_step[1:])
-        skip[:2] = -np.inf
-        skip[2:] = np.where(can_skip[2:], alpha[:-2], -np.inf)
-        alpha = np.logaddexp(stay_or_step, skip) + emissions[t]
-    return float(np.logaddexp(alpha[-1], alpha[-2]))
+    return float(lattice.forward(lp, lattice.build(target[None, :], blank))[0])
