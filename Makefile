@@ -10,12 +10,12 @@ BUNDLE := bundles/reference-int8
 REJECT_CAL := $(if $(wildcard ../shared/fsdd/recordings/0_george_5.wav),--reject-calibration reference/calibration/calibration.tsv,)
 DEMO_FILES := reference/audio/0_jackson_0.wav reference/audio/1_theo_1.wav reference/audio/2_nicolas_2.wav reference/audio/3_yweweler_3.wav
 
-.PHONY: demo test test-runtime test-arm64 bench bench-quick clean browser serve bench-serve
+.PHONY: demo test test-runtime test-arm64 bench bench-quick clean browser praat serve bench-serve
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -c constraints.txt -e '.[export,test,bench,serve,mic,batch,ray]'
+	$(PIP) install --quiet -c constraints.txt -e '.[export,test,bench,serve,mic,batch,ray,align]'
 	touch $(STAMP)
 
 $(BUNDLE)/phonedge.json: $(STAMP) reference/model/model.safetensors reference/labels.tsv reference/calibration/calibration.tsv
@@ -28,7 +28,7 @@ demo: $(BUNDLE)/phonedge.json
 	@echo "== phonedge eval on the 120-utterance FSDD test split (digits 0-3) =="
 	$(VENV)/bin/phonedge eval $(BUNDLE) --manifest reference/eval.tsv
 
-test: $(STAMP) browser
+test: $(STAMP) browser praat
 	$(VENV)/bin/ruff check phonedge export
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
@@ -47,6 +47,14 @@ browser:
 		(apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver) \
 		|| echo "warning: could not install chromium chromium-driver; the browser test will skip"; \
 	else echo "note: no chromium and no root apt-get; the browser test will skip"; fi
+
+# Debian's praat for the alignment test that has Praat read a TextGrid back; it skips where praat cannot be installed.
+praat:
+	@if command -v praat >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && apt-get install -y -qq --no-install-recommends praat) \
+		|| echo "warning: could not install praat; the TextGrid read-back test will skip"; \
+	else echo "note: no praat and no root apt-get; the TextGrid read-back test will skip"; fi
 
 serve: $(BUNDLE)/phonedge.json
 	$(VENV)/bin/phonedge serve $(BUNDLE)

@@ -1,16 +1,20 @@
 """phonedge: run fine-tuned wav2vec2 CTC phoneme models with ONNX Runtime and numpy only."""
 
 from ._version import __version__
+from .alignment import AlignedUnit, Alignment
 from .chunking import ChunkPlan
 from .decide import Classify
 from .decoding import Decoding, LogitsEngine
 from .errors import (
+    AlignmentError,
+    AlignmentTooShortError,
     AudioDecodeError,
     AudioError,
     AudioFileNotFoundError,
     AudioTooShortError,
     BatchOutputError,
     BundleNotFoundError,
+    EmptyTranscriptError,
     EvalManifestError,
     EvalManifestNotFoundError,
     ExportError,
@@ -24,6 +28,8 @@ from .errors import (
     StreamClosedError,
     StreamError,
     StreamRateError,
+    UnknownLabelError,
+    UnknownUnitError,
 )
 from .grid import FrameGrid
 from .manifest import ClassLabel
@@ -38,6 +44,8 @@ __all__ = [
     "Prediction",
     "Token",
     "ClassLabel",
+    "Alignment",
+    "AlignedUnit",
     "ChunkPlan",
     "Classify",
     "Decoding",
@@ -65,4 +73,9 @@ __all__ = [
     "StreamRateError",
     "BatchOutputError",
     "MicrophoneError",
+    "AlignmentError",
+    "AlignmentTooShortError",
+    "EmptyTranscriptError",
+    "UnknownUnitError",
+    "UnknownLabelError",
 ]

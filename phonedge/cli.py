@@ -227,6 +227,61 @@ def eval_command(bundle: Optional[str], eval_manifest: str, fmt: str, tradeoff: 
         sys.exit(1)
 
 
+@main.command("align")
+@click.argument("inputs", nargs=-1)
+@model_option
+@click.option("--text", default=None, help="Transcript in the model's units, e.g. \"z ih r ow\".")
+@click.option("--label", default=None, help="A class label of the bundle: align its transcript.")
+@click.option("--manifest", "table", default=None, type=click.Path(dir_okay=False),
+              help="TSV/CSV with columns path, transcript, label: align each row's transcript.")
+@click.option("--format", "fmt", type=click.Choice(["json", "ctm", "textgrid"]), default="json", show_default=True)
+@click.option("--output", "-o", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Write one file per input here (needed for textgrid); else print to stdout.")
+@click.option("--star", is_flag=True, help="Let extra speech before and after the transcript go unaligned.")
+@threads_option
+@provider_option
+def align_command(inputs: tuple[str, ...], model: Optional[str], text: Optional[str], label: Optional[str],
+                  table: Optional[str], fmt: str, out_dir: Optional[str], star: bool, threads: int,
+                  provider: str) -> None:
+    """Align a transcript to audio FILES: where each phoneme starts and ends, and how well it was said."""
+    from .alignment_formats import to_ctm, to_json, write
+
+    if sum(x is not None for x in (text, label, table)) != 1:
+        raise click.UsageError("give exactly one of --text, --label or --manifest")
+    if (table is None) == (not inputs):
+        raise click.UsageError("give audio FILES with --text or --label, or --manifest alone")
+    if fmt == "textgrid" and out_dir is None:
+        raise click.UsageError("--format textgrid writes files: give --output DIR")
+    try:
+        rec = _open(model, threads, provider)
+        if table is not None:
+            from .evaluate import read_eval_manifest
+
+            jobs = [(item.path, item.transcript or None, None if item.transcript else item.label)
+                    for item in read_eval_manifest(Path(table))]
+        else:
+            from .alignment import resolve
+
+            resolve(rec, text, label)  # a bad transcript or label fails once, before any audio is read
+            jobs = [(p, text, label) for p in expand_inputs(inputs)]
+    except PhonedgeError as exc:
+        _fail(exc)
+    failed = 0
+    for path, transcript, class_label in jobs:
+        try:
+            result = rec.align(path, transcript=transcript, label=class_label, star=star)
+            if out_dir is not None:
+                write(result, fmt, Path(out_dir), Path(path).stem, str(path))
+            else:
+                click.echo(to_json(result, str(path)) if fmt == "json" else to_ctm(result, str(path)), nl=fmt == "json")
+        except PhonedgeError as exc:
+            failed += 1
+            click.echo(f"error: {path}: {exc}", err=True)
+    if failed:
+        click.echo(f"{failed} of {len(jobs)} files failed", err=True)
+        sys.exit(1)
+
+
 @main.command("check")
 @click.argument("bundle", required=False)
 def check_command(bundle: Optional[str]) -> None:

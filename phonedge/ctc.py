@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import PhonedgeError
+from .errors import UnknownUnitError
 from .manifest import TokenizerSpec
 
 # PreTrainedTokenizerBase.clean_up_tokenization: the replacements, in order.
@@ -98,6 +98,6 @@ def transcript_ids(spec: TokenizerSpec, transcript: str) -> list[int]:
     ids = []
     for unit in transcript_units(spec, transcript):
         if unit not in first:
-            raise PhonedgeError(f"transcript {transcript!r}: unit {unit!r} is not in the model's vocabulary")
+            raise UnknownUnitError(f"transcript {transcript!r}: unit {unit!r} is not in the model's vocabulary")
         ids.append(first[unit])
     return ids

@@ -77,3 +77,23 @@ class BatchOutputError(PhonedgeError):
 
 class MicrophoneError(PhonedgeError):
     """No microphone could be opened (none present, busy, or the device/rate refused)."""
+
+
+class AlignmentError(PhonedgeError, ValueError):
+    """A forced alignment cannot be made (see the subclasses)."""
+
+
+class EmptyTranscriptError(AlignmentError):
+    """The transcript to align holds no units."""
+
+
+class UnknownUnitError(AlignmentError):
+    """A transcript holds a unit that is not in the model's vocabulary."""
+
+
+class UnknownLabelError(AlignmentError):
+    """A class label was asked for that the bundle (or the call) does not have."""
+
+
+class AlignmentTooShortError(AlignmentError):
+    """The audio has fewer frames than the transcript needs (one per unit, plus one between repeats)."""

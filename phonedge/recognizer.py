@@ -11,6 +11,7 @@ from typing import Any, Optional, Union
 import numpy as np
 from numpy.typing import NDArray
 
+from .alignment import Alignment, align
 from .audio import PathLike, load_audio
 from .batching import BatchPolicy, batch_groups, batch_policy
 from .chunking import ChunkPlan
@@ -199,6 +200,21 @@ class Recognizer:
         decider = self._decoding.decider(labels, classify)
         samples = self.read_audio(audio, sample_rate)
         return self._decoding.prediction(self.logits(samples), samples, decider, return_logits)
+
+    def align(
+        self,
+        audio: AudioInput,
+        sample_rate: Optional[int] = None,
+        *,
+        transcript: Optional[str] = None,
+        label: Union[str, int, None] = None,
+        star: bool = False,
+    ) -> Alignment:
+        """Where each unit of a transcript (or of a class label's transcript) starts and ends, and how well it was said.
+
+        See :func:`phonedge.alignment.align` for the arguments and errors.
+        """
+        return align(self, audio, sample_rate, transcript=transcript, label=label, star=star)
 
     def predict_batch(
         self,

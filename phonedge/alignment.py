@@ -1,0 +1,267 @@
+"""Forced alignment: where each unit of a given transcript starts and ends, and how well it was said.
+
+The best CTC path for the transcript (``lattice.viterbi``) gives each unit its frames: a unit
+starts at the first frame the path spends on it and ends where the next unit starts (the blank
+frames between two units belong to the earlier one); the last unit ends after its own frames.
+Each unit's score is its GOP-SF posterior (``gop``): how much the model prefers this unit here
+over any other unit or none, with every alignment summed. Frame edges are in seconds, frame k
+spanning ``[k, k + 1) * frame_stride / sample_rate``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from typing import Any, Optional, Protocol, Sequence, Union
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import gop, lattice
+from .ctc import transcript_ids
+from .errors import AlignmentError, AlignmentTooShortError, EmptyTranscriptError, UnknownLabelError
+from .ctc import CTCDecoder
+from .manifest import ClassLabel, Manifest, TokenizerSpec
+from .scoring import log_softmax
+
+STAR_PENALTY = 1.0  # nats per frame a star (extra speech) frame costs beyond the frame's best unit
+DELETED = ""  # AlignedUnit.preferred when the model prefers no unit at that place
+
+
+@dataclass(frozen=True)
+class AlignedUnit:
+    """One transcript unit placed in time: text, id, start/end in seconds, score in [0, 1], preferred rival."""
+
+    text: str
+    id: int
+    start: float
+    end: float
+    score: float  # GOP-SF: posterior of this unit here against every substitution and the deletion
+    preferred: Optional[str]  # the unit the model prefers here, DELETED for none; None when it is this one
+    start_frame: int
+    end_frame: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form, times rounded to 0.1 ms."""
+        return {"text": self.text, "id": self.id, "start": round(self.start, 4), "end": round(self.end, 4),
+                "score": round(self.score, 6), "preferred": self.preferred}
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """A transcript aligned to one utterance.
+
+    ``score`` is the geometric mean of the units' scores and ``log_score`` its log (it ranks
+    transcripts where ``score`` underflows to 0); ``log_likelihood`` the transcript's CTC
+    log-likelihood (every alignment summed) and ``path_log_prob`` the best path's. ``label`` and
+    ``name`` are set when a class label was aligned.
+    """
+
+    transcript: str
+    units: list[AlignedUnit]
+    score: float
+    log_score: float
+    log_likelihood: float
+    path_log_prob: float
+    duration: float
+    label: Optional[str] = None
+    name: str = ""
+
+    @property
+    def start(self) -> float:
+        """When the first unit starts, in seconds."""
+        return self.units[0].start
+
+    @property
+    def end(self) -> float:
+        """When the last unit ends, in seconds."""
+        return self.units[-1].end
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form (JSON-ready)."""
+        out: dict[str, Any] = {"transcript": self.transcript}
+        if self.label is not None:
+            out["label"] = self.label
+            out["name"] = self.name
+        out.update({"score": round(self.score, 6), "log_score": round(self.log_score, 4),
+                    "log_likelihood": round(self.log_likelihood, 4), "path_log_prob": round(self.path_log_prob, 4),
+                    "duration": round(self.duration, 6), "units": [u.to_dict() for u in self.units]})
+        return out
+
+    def to_json(self) -> str:
+        """One-line JSON form."""
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+
+class Recognizer(Protocol):
+    """The part of :class:`phonedge.Recognizer` that alignment uses (it sits below the recogniser)."""
+
+    manifest: Manifest
+
+    @property
+    def labels(self) -> list[ClassLabel]: ...
+
+    @property
+    def decoder(self) -> CTCDecoder: ...
+
+    def read_audio(self, audio: Any, sample_rate: Optional[int] = None) -> NDArray[np.float32]: ...
+
+    def logits(self, samples: NDArray[np.float32]) -> NDArray[np.float32]: ...
+
+
+def candidate_ids(spec: TokenizerSpec, num_classes: int) -> NDArray[np.int64]:
+    """The units a transcript position competes with: each vocabulary string once, no blank, delimiter or <special>."""
+    skip = {spec.pad_token, spec.unk_token, spec.word_delimiter_token}
+    first: dict[str, int] = {}
+    for index, token in enumerate(spec.vocab[:num_classes]):
+        if index != spec.blank_id and token not in skip and not (token.startswith("<") and token.endswith(">")):
+            first.setdefault(token, index)
+    return np.array(sorted(first.values()), dtype=np.int64)
+
+
+def align_log_probs(
+    log_probs: NDArray[np.floating],
+    ids: Sequence[int],
+    tokens: Sequence[str],
+    blank: int,
+    frame_seconds: float,
+    candidates: NDArray[np.int64],
+    *,
+    transcript: str = "",
+    star: bool = False,
+    duration: Optional[float] = None,
+) -> Alignment:
+    """Align token IDS to (T, V) LOG_PROBS; TOKENS[id] is each id's text, FRAME_SECONDS the frame stride.
+
+    Raises:
+        EmptyTranscriptError: IDS is empty.
+        AlignmentTooShortError: fewer frames than the transcript needs.
+    """
+    lp = np.asarray(log_probs, dtype=np.float64)
+    target = np.asarray(ids, dtype=np.int64)
+    if target.size == 0:
+        raise EmptyTranscriptError("the transcript to align is empty: give at least one unit")
+    need, frames = lattice.min_frames(target), lp.shape[0]
+    if frames < need:
+        raise AlignmentTooShortError(
+            f"the audio gives {frames} frames ({frames * frame_seconds:.3f} s) but the transcript "
+            f"{transcript or list(ids)!r} needs at least {need} (one per unit, plus one between repeats); "
+            "give longer audio or a shorter transcript"
+        )
+    star_column = lp.shape[1] if star else None
+    if star:
+        lp = lattice.with_star_column(lp, STAR_PENALTY)
+    grid = lattice.build(target[None, :], blank, star_column)
+    best, path = lattice.viterbi(lp, grid)
+    scores = gop.position_scores(lp, target, blank, candidates, star_column)
+    label_states = (1 if star else 0) + 2 * np.arange(target.size) + 1
+    starts, ends = _spans(path, label_states)
+    units = [
+        AlignedUnit(
+            text=tokens[int(unit)], id=int(unit), start=float(s * frame_seconds), end=float(e * frame_seconds),
+            score=float(np.exp(post)), preferred=_preferred(int(rival), int(unit), tokens),
+            start_frame=int(s), end_frame=int(e),
+        )
+        for unit, s, e, post, rival in zip(target, starts, ends, scores.log_posterior, scores.best)
+    ]
+    return Alignment(
+        transcript=transcript or " ".join(u.text for u in units),
+        units=units,
+        score=float(np.exp(scores.log_posterior.mean())),
+        log_score=float(scores.log_posterior.mean()),
+        log_likelihood=scores.log_likelihood,
+        path_log_prob=best,
+        duration=frames * frame_seconds if duration is None else duration,
+    )
+
+
+def align(
+    recognizer: Recognizer,
+    audio: Any,
+    sample_rate: Optional[int] = None,
+    *,
+    transcript: Optional[str] = None,
+    label: Union[str, int, None] = None,
+    labels: Optional[Sequence[ClassLabel]] = None,
+    star: bool = False,
+) -> Alignment:
+    """Align a transcript (in the tokenizer's units) or a class label's transcript to one utterance.
+
+    Args:
+        recognizer: the loaded bundle.
+        audio: a path, or an array of samples with ``sample_rate``.
+        transcript: units as the tokenizer writes them (phonemes separated by spaces).
+        label: a class label whose transcript the bundle (or ``labels``) carries.
+        labels: classes to look ``label`` up in; default the bundle's.
+        star: let extra speech before and after the transcript go unaligned.
+
+    Raises:
+        AlignmentError: neither or both of transcript and label given; its subclasses for an
+            unknown label (UnknownLabelError) or unit (UnknownUnitError), an empty transcript
+            (EmptyTranscriptError), audio too short for the transcript (AlignmentTooShortError).
+        AudioError: the audio is missing, unreadable, too short or malformed.
+    """
+    chosen = resolve(recognizer, transcript, label, labels)
+    samples = recognizer.read_audio(audio, sample_rate)
+    return align_logits(recognizer, recognizer.logits(samples), len(samples), chosen, star=star)
+
+
+def resolve(
+    recognizer: Recognizer,
+    transcript: Optional[str],
+    label: Union[str, int, None],
+    labels: Optional[Sequence[ClassLabel]] = None,
+) -> ClassLabel:
+    """The transcript to align, as a ClassLabel (label "" when given as text), checked against the vocabulary."""
+    if (transcript is None) == (label is None):
+        raise AlignmentError("give exactly one of transcript (units to align) or label (a class of the bundle)")
+    if label is not None:
+        classes = recognizer.labels if labels is None else list(labels)
+        found = [c for c in classes if c.label == str(label)]
+        if not found:
+            have = ", ".join(c.label for c in classes) or "none"
+            raise UnknownLabelError(f"class label {str(label)!r} is not one of the classes ({have}); "
+                                    "give one of them or the transcript itself")
+        chosen = found[0]
+    else:
+        chosen = ClassLabel(label="", transcript=str(transcript))
+    if not transcript_ids(recognizer.manifest.tokenizer, chosen.transcript):
+        raise EmptyTranscriptError(f"the transcript {chosen.transcript!r} holds no units; give at least one")
+    return chosen
+
+
+def align_logits(
+    recognizer: Recognizer, logits: NDArray[np.floating], n_samples: int, chosen: ClassLabel, *, star: bool = False
+) -> Alignment:
+    """The Alignment of CHOSEN's transcript (from :func:`resolve`) to one utterance's logits."""
+    spec = recognizer.manifest.tokenizer
+    tokens = recognizer.decoder.tokens
+    audio = recognizer.manifest.audio
+    result = align_log_probs(
+        log_softmax(np.asarray(logits, dtype=np.float32)),
+        transcript_ids(spec, chosen.transcript),
+        tokens,
+        spec.blank_id,
+        audio.frame_stride / audio.sample_rate,
+        candidate_ids(spec, len(tokens)),
+        transcript=" ".join(chosen.transcript.split()),
+        star=star,
+        duration=n_samples / audio.sample_rate,
+    )
+    if chosen.label:
+        return replace(result, label=chosen.label, name=chosen.name)
+    return result
+
+
+def _spans(path: NDArray[np.int64], label_states: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """First frame of each label state on the path; each ends where the next starts, the last after its frames."""
+    starts = np.searchsorted(path, label_states, side="left")
+    ends = np.append(starts[1:], np.searchsorted(path, label_states[-1], side="right"))
+    return starts.astype(np.int64), ends.astype(np.int64)
+
+
+def _preferred(rival: int, unit: int, tokens: Sequence[str]) -> Optional[str]:
+    """The preferred rival's text, DELETED for the deletion, None when it is the unit itself."""
+    if rival == unit:
+        return None
+    return DELETED if rival == gop.DELETED else tokens[rival]
