@@ -125,6 +125,10 @@ def predict(inputs: tuple[str, ...], model: Optional[str], as_json: bool, timest
             provider: str, batch_size: int, classify: str, reject_threshold: Optional[float],
             closed_set: bool) -> None:
     """Transcribe audio FILES, folders of audio, or list files (@list.txt, one path per line)."""
+    import numpy as np
+
+    from .longform import reads_in_blocks
+
     try:
         rec = _open(model, threads, provider, reject_threshold, closed_set)
     except PhonedgeError as exc:
@@ -138,17 +142,20 @@ def predict(inputs: tuple[str, ...], model: Optional[str], as_json: bool, timest
     with click.progressbar(length=len(paths), label="predicting", file=sys.stderr) if show else _NoBar() as bar:
         for start in range(0, len(paths), batch_size):
             group = paths[start : start + batch_size]
-            loaded = []
+            loaded: list = []  # (path, samples), or (path, Prediction) for a long file read in blocks
             for p in group:
                 try:
-                    loaded.append((p, rec.read_audio(p)))
+                    long = reads_in_blocks(rec, p)
+                    loaded.append((p, rec.predict(p, classify=classify) if long else rec.read_audio(p)))
                 except PhonedgeError as exc:
                     failed += 1
                     click.echo(f"error: {p}: {exc}", err=True)
             if loaded:
-                preds = rec.predict_batch([x for _, x in loaded], rec.sample_rate, batch_size=batch_size,
-                                          classify=classify)
-                for (p, _), pred in zip(loaded, preds):
+                arrays = [x for _, x in loaded if isinstance(x, np.ndarray)]
+                batched = iter(rec.predict_batch(arrays, rec.sample_rate, batch_size=batch_size,
+                                                 classify=classify) if arrays else [])
+                for p, x in loaded:
+                    pred = next(batched) if isinstance(x, np.ndarray) else x
                     if as_json:
                         click.echo(json.dumps({"path": str(p), **pred.to_dict(timestamps=timestamps)},
                                               ensure_ascii=False))
