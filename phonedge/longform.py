@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Optional, Protocol
+from typing import TYPE_CHECKING, Optional, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,6 +30,9 @@ from .errors import AudioDecodeError
 from .result import Prediction
 from .speech import _BLOCK_FRAMES as EVIDENCE_FRAMES  # gathered in speech_evidence's blocks: its sums, its order
 from .speech import SpeechEvidence, speech_evidence
+
+if TYPE_CHECKING:
+    from soundfile import SoundFile
 
 # Frames read per block at the file's own rate: 1.4 s at 48 kHz, 0.5 MiB per channel as float32.
 BLOCK_FRAMES = 1 << 16
@@ -81,40 +84,54 @@ def reads_in_blocks(model: WindowedModel, path: PathLike, sample_rate: Optional[
     frames, rate, kind = found
     grid = model.decoding.grid
     window = model.chunking.chunk_samples(grid.sample_rate, grid.stride, grid.receptive_field)
-    if kind == "MP3":
-        window = max(window, round(MP3_WHOLE_S * grid.sample_rate))
-    return frames * grid.sample_rate > window * rate
+    return frames * grid.sample_rate > window * rate and not read_whole(kind, frames / rate)
+
+
+def read_whole(kind: str, seconds: float) -> bool:
+    """Whether a file of libsndfile format KIND must be read whole to equal ``load_audio``: MP3s up to MP3_WHOLE_S."""
+    return kind == "MP3" and seconds <= MP3_WHOLE_S
 
 
 def read_blocks(path: PathLike, target_rate: int, block_frames: int = BLOCK_FRAMES) -> Iterator[NDArray[np.float32]]:
     """Mono float32 blocks of an audio file at ``target_rate``, equal in all to ``load_audio`` read whole."""
+    p = check_file(path)
+    with open_sound(str(p), str(p)) as f:
+        yield from sound_blocks(f, str(p), target_rate, block_frames)
+
+
+def open_sound(source: object, where: str) -> SoundFile:
+    """A libsndfile reader of SOURCE (a path or a file object) at its start, as ``sf.read`` starts it."""
     import soundfile as sf
 
-    p = check_file(path)
-    where = str(p)
     with decode_errors(where):
-        f = sf.SoundFile(where)
+        f = sf.SoundFile(source)
         if f.seekable():  # as sf.read does: libsndfile's MP3 decoder gives other samples without it
             f.seek(0)
-    with f:
-        stream = None
-        if f.samplerate != target_rate:
-            import soxr
+    return f
 
-            stream = soxr.ResampleStream(f.samplerate, target_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY)
-        seen = 0
-        while True:
-            with decode_errors(where):
-                block = f.read(block_frames, dtype="float32", always_2d=True)
-            if len(block) == 0:
-                break
-            seen += len(block)
-            x = mono(block, where)
-            yield x if stream is None else stream.resample_chunk(x)
-        if seen == 0:
-            raise AudioDecodeError(no_samples(where))
-        if stream is not None:
-            yield stream.resample_chunk(np.zeros(0, np.float32), last=True)
+
+def sound_blocks(
+    f: SoundFile, where: str, target_rate: int, block_frames: int = BLOCK_FRAMES
+) -> Iterator[NDArray[np.float32]]:
+    """Mono float32 blocks of an open file at ``target_rate``: down-mixed, then resampled by one soxr stream."""
+    stream = None
+    if f.samplerate != target_rate:
+        import soxr
+
+        stream = soxr.ResampleStream(f.samplerate, target_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY)
+    seen = 0
+    while True:
+        with decode_errors(where):
+            block = f.read(block_frames, dtype="float32", always_2d=True)
+        if len(block) == 0:
+            break
+        seen += len(block)
+        x = mono(block, where)
+        yield x if stream is None else stream.resample_chunk(x)
+    if seen == 0:
+        raise AudioDecodeError(no_samples(where))
+    if stream is not None:
+        yield stream.resample_chunk(np.zeros(0, np.float32), last=True)
 
 
 def predict_file(
