@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Union
 
@@ -23,6 +25,12 @@ RESAMPLE_QUALITY = "VHQ"
 
 def read_audio(path: PathLike) -> tuple[NDArray[np.float32], int]:
     """Decode an audio file into float32 samples of shape (frames, channels) and its sample rate."""
+    p = check_file(path)
+    return _decode(str(p), str(p))
+
+
+def check_file(path: PathLike) -> Path:
+    """The path, once it is known to name a non-empty file (AudioFileNotFoundError, AudioDecodeError otherwise)."""
     p = Path(path)
     if not p.exists():
         raise AudioFileNotFoundError(f"audio file not found: {p}")
@@ -30,7 +38,7 @@ def read_audio(path: PathLike) -> tuple[NDArray[np.float32], int]:
         raise AudioDecodeError(f"{p} is a folder, not an audio file")
     if p.stat().st_size == 0:
         raise AudioDecodeError(f"{p} is an empty file (0 bytes), not audio")
-    return _decode(str(p), str(p))
+    return p
 
 
 def decode_audio_bytes(data: bytes, where: str = "audio") -> tuple[NDArray[np.float32], int]:
@@ -43,17 +51,31 @@ def decode_audio_bytes(data: bytes, where: str = "audio") -> tuple[NDArray[np.fl
 def _decode(source: object, where: str) -> tuple[NDArray[np.float32], int]:
     import soundfile as sf
 
-    try:
+    with decode_errors(where):
         samples, rate = sf.read(source, dtype="float32", always_2d=True)
+    if samples.size == 0:
+        raise AudioDecodeError(no_samples(where))
+    return samples, int(rate)
+
+
+def no_samples(where: str) -> str:
+    """The message for a file that decodes to no samples."""
+    return f"{where} holds no samples (a header without audio, or a truncated file)"
+
+
+@contextmanager
+def decode_errors(where: str) -> Iterator[None]:
+    """Turn libsndfile's errors (opening or reading) into AudioDecodeError naming ``where``."""
+    import soundfile as sf
+
+    try:
+        yield
     except sf.LibsndfileError as exc:
         raise AudioDecodeError(
             f"cannot decode {where} as audio: {exc.error_string} (formats read: WAV, FLAC, OGG, MP3, ...)"
         ) from exc
     except (RuntimeError, ValueError, TypeError, EOFError) as exc:
         raise AudioDecodeError(f"cannot decode {where} as audio: {exc}") from exc
-    if samples.size == 0:
-        raise AudioDecodeError(f"{where} holds no samples (a header without audio, or a truncated file)")
-    return samples, int(rate)
 
 
 def find_audio(folder: PathLike) -> list[Path]:
@@ -85,9 +107,15 @@ def as_mono_float32(samples: object, where: str = "audio") -> NDArray[np.float32
             raise InvalidAudioError(
                 f"{where}: shape {x.shape} looks like (channels, frames); pass (frames, channels), e.g. audio.T"
             )
-        x = x.mean(axis=1, dtype=np.float32) if x.shape[1] > 1 else x[:, 0]
     elif x.ndim != 1:
         raise InvalidAudioError(f"{where}: expected shape (frames,) or (frames, channels), got {x.shape}")
+    return mono(x, where)
+
+
+def mono(x: NDArray[np.float32], where: str = "audio") -> NDArray[np.float32]:
+    """Down-mix float32 (frames[, channels]) samples to 1-D by the channel mean; refuse empty or non-finite."""
+    if x.ndim == 2:
+        x = x.mean(axis=1, dtype=np.float32) if x.shape[1] > 1 else x[:, 0]
     if x.size == 0:
         raise InvalidAudioError(f"{where}: zero samples")
     if not np.isfinite(x).all():
@@ -132,10 +160,14 @@ def load_audio(
         check_sample_rate(sample_rate)
         samples, rate, where = audio, int(sample_rate), "audio array"
     x = resample(as_mono_float32(samples, where), rate, target_rate)
-    if len(x) < min_samples:
-        seconds = len(x) / target_rate
-        raise AudioTooShortError(
-            f"{where}: {seconds * 1000:.1f} ms of audio is shorter than the model's receptive field "
-            f"of {min_samples} samples ({min_samples / target_rate * 1000:.0f} ms); it is refused, not padded"
-        )
+    check_length(len(x), where, target_rate, min_samples)
     return x
+
+
+def check_length(n_samples: int, where: str, rate: int, min_samples: int) -> None:
+    """Raise AudioTooShortError when ``n_samples`` at ``rate`` are fewer than the model's receptive field."""
+    if n_samples < min_samples:
+        raise AudioTooShortError(
+            f"{where}: {n_samples / rate * 1000:.1f} ms of audio is shorter than the model's receptive field "
+            f"of {min_samples} samples ({min_samples / rate * 1000:.0f} ms); it is refused, not padded"
+        )

@@ -125,6 +125,10 @@ def predict(inputs: tuple[str, ...], model: Optional[str], as_json: bool, timest
             provider: str, batch_size: int, classify: str, reject_threshold: Optional[float],
             closed_set: bool) -> None:
     """Transcribe audio FILES, folders of audio, or list files (@list.txt, one path per line)."""
+    import numpy as np
+
+    from .longform import reads_in_blocks
+
     try:
         rec = _open(model, threads, provider, reject_threshold, closed_set)
     except PhonedgeError as exc:
@@ -138,17 +142,20 @@ def predict(inputs: tuple[str, ...], model: Optional[str], as_json: bool, timest
     with click.progressbar(length=len(paths), label="predicting", file=sys.stderr) if show else _NoBar() as bar:
         for start in range(0, len(paths), batch_size):
             group = paths[start : start + batch_size]
-            loaded = []
+            loaded: list = []  # (path, samples), or (path, Prediction) for a long file read in blocks
             for p in group:
                 try:
-                    loaded.append((p, rec.read_audio(p)))
+                    long = reads_in_blocks(rec, p)
+                    loaded.append((p, rec.predict(p, classify=classify) if long else rec.read_audio(p)))
                 except PhonedgeError as exc:
                     failed += 1
                     click.echo(f"error: {p}: {exc}", err=True)
             if loaded:
-                preds = rec.predict_batch([x for _, x in loaded], rec.sample_rate, batch_size=batch_size,
-                                          classify=classify)
-                for (p, _), pred in zip(loaded, preds):
+                arrays = [x for _, x in loaded if isinstance(x, np.ndarray)]
+                batched = iter(rec.predict_batch(arrays, rec.sample_rate, batch_size=batch_size,
+                                                 classify=classify) if arrays else [])
+                for p, x in loaded:
+                    pred = next(batched) if isinstance(x, np.ndarray) else x
                     if as_json:
                         click.echo(json.dumps({"path": str(p), **pred.to_dict(timestamps=timestamps)},
                                               ensure_ascii=False))
@@ -318,11 +325,18 @@ from .serve.settings import ENV_TOKEN as ENV_SERVE_TOKEN  # noqa: E402  (stdlib 
               help="WebSocket streams served at once.")
 @click.option("--max-stream-seconds", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True,
               help="Audio one stream may send before the server ends it.")
+@click.option("--max-audio-seconds", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True,
+              help="Audio one upload may hold (413 above it, from the header when it says).")
+@click.option("--max-channel-rate", type=click.IntRange(min=1), default=384_000, show_default=True,
+              help="Channels x sample rate an upload may have (413 above it).")
+@click.option("--max-audio-in-flight-seconds", type=click.FloatRange(min=0, min_open=True), default=2400,
+              show_default=True, help="Audio all uploads in progress may hold together (they wait, then 503).")
 @click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
               help="ONNX Runtime intra-op threads per call (0: the cores shared out between the workers).")
 @provider_option
 def serve_command(bundle: Optional[str], host: str, port: int, workers: int, token: Optional[str],
-                  max_body_mb: float, max_streams: int, max_stream_seconds: float, threads: int,
+                  max_body_mb: float, max_streams: int, max_stream_seconds: float, max_audio_seconds: float,
+                  max_channel_rate: int, max_audio_in_flight_seconds: float, threads: int,
                   provider: str) -> None:
     """Serve a BUNDLE over HTTP and WebSocket, with a live microphone page at /."""
     from .serve import ServeSettings, serve
@@ -330,7 +344,9 @@ def serve_command(bundle: Optional[str], host: str, port: int, workers: int, tok
     try:
         settings = ServeSettings(host=host, port=port, workers=workers, threads=threads, token=token,
                                  max_body_bytes=int(max_body_mb * 1_000_000), max_streams=max_streams,
-                                 max_stream_seconds=max_stream_seconds)
+                                 max_stream_seconds=max_stream_seconds, max_audio_seconds=max_audio_seconds,
+                                 max_channel_rate=max_channel_rate,
+                                 max_audio_in_flight_seconds=max_audio_in_flight_seconds)
         if not settings.is_loopback and settings.token is None:
             click.echo(f"warning: listening on {host} without --token: anyone who reaches it can use it", err=True)
         model = bundle or default_model()

@@ -19,7 +19,7 @@ from .grid import FrameGrid
 from .manifest import ClassLabel, Manifest
 from .result import Prediction, Token
 from .scoring import log_softmax
-from .speech import speech_evidence
+from .speech import SpeechEvidence, speech_evidence
 
 
 class LogitsEngine(Protocol):
@@ -59,6 +59,11 @@ class Decoding:
         chosen = self.manifest.labels if labels is None else list(labels)
         return ClassDecider(self.manifest.tokenizer, chosen, classify, self.open_set)
 
+    @staticmethod
+    def weighs_evidence(decider: ClassDecider) -> bool:
+        """Whether DECIDER's class decision weighs the waveform's speech evidence (open-set, with labels)."""
+        return bool(decider.labels) and not decider.open_set.closed
+
     def tokens(self, log_probs: NDArray[np.float32], first_frame: int = 0) -> tuple[str, list[Token]]:
         """The greedy transcript and its tokens, times in seconds counted from frame ``-first_frame``."""
         seg = self.ctc.segments(log_probs)
@@ -77,17 +82,20 @@ class Decoding:
         samples: Union[NDArray[np.float32], int],
         decider: ClassDecider,
         return_logits: bool = False,
+        evidence: Optional[SpeechEvidence] = None,
     ) -> Prediction:
         """The Prediction for one utterance's logits and its samples at the model rate.
 
         Given only the number of samples, the class decision cannot tell tones or silence from
-        speech by the waveform and judges the model's output alone.
+        speech by the waveform and judges the model's output alone, unless ``evidence`` gathered
+        block by block comes with it (long files read in blocks, phonedge/longform.py).
         """
         log_probs = log_softmax(np.asarray(logits, dtype=np.float32))
         text, tokens = self.tokens(log_probs)
         n_samples = samples if isinstance(samples, int) else len(samples)
-        evidence = None
-        if decider.labels and not decider.open_set.closed and not isinstance(samples, int):
+        if not self.weighs_evidence(decider):
+            evidence = None
+        elif evidence is None and not isinstance(samples, int):
             evidence = speech_evidence(samples, self.grid)
         decision = decider.decide(log_probs, text, evidence)
         return Prediction(

@@ -11,6 +11,7 @@ from typing import Any, Optional, Union
 import numpy as np
 from numpy.typing import NDArray
 
+from . import longform
 from .alignment import Alignment, align
 from .audio import PathLike, load_audio
 from .batching import BatchPolicy, batch_groups, batch_policy
@@ -198,6 +199,8 @@ class Recognizer:
             AudioError: the audio is missing, unreadable, too short or malformed.
         """
         decider = self._decoding.decider(labels, classify)
+        if isinstance(audio, (str, os.PathLike)) and longform.reads_in_blocks(self, audio, sample_rate):
+            return longform.predict_file(self, audio, decider, return_logits)  # held a window at a time
         samples = self.read_audio(audio, sample_rate)
         return self._decoding.prediction(self.logits(samples), samples, decider, return_logits)
 

@@ -22,6 +22,7 @@ from .pool import InferencePool
 from .settings import ServeSettings
 from .state import ServerState
 from .streaming import stream_endpoint
+from .uploads import SampleBudget
 
 log = logging.getLogger("phonedge.serve")
 
@@ -35,7 +36,9 @@ async def _error(request: Request, exc: Exception) -> JSONResponse:
 def create_app(recognizer: Recognizer, settings: Optional[ServeSettings] = None) -> Starlette:
     """The ASGI app serving ``recognizer``: routes, token check, size limit and the inference pool."""
     settings = settings or ServeSettings()
-    state = ServerState(settings, recognizer, InferencePool(settings.worker_count), StreamSlots(settings.max_streams))
+    budget = SampleBudget(int(settings.max_audio_in_flight_seconds * recognizer.sample_rate))
+    state = ServerState(settings, recognizer, InferencePool(settings.worker_count), StreamSlots(settings.max_streams),
+                        budget)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

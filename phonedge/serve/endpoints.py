@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
 from importlib import resources
 from typing import Any, Optional
 
@@ -9,10 +11,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .._version import __version__
-from ..audio import decode_audio_bytes
 from ..recognizer import Recognizer
 from .errors import BadRequestError
+from .settings import ServeSettings
 from .state import ServerState
+from .uploads import Header, Reservation, check_header, decode_upload, read_header
 
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 NO_CLASSES = "none"
@@ -36,12 +39,13 @@ def _classify(request: Request) -> str:
     return request.query_params.get("classify", "ctc")
 
 
-def predict_bytes(rec: Recognizer, data: bytes, where: str, classify: str) -> Any:
-    """Decode an uploaded file and transcribe it (runs on a pool thread)."""
-    samples, rate = decode_audio_bytes(data, where)
+def predict_upload(rec: Recognizer, data: bytes, where: str, header: Header, classify: str,
+                   settings: ServeSettings, reservation: Reservation) -> Any:
+    """Decode an uploaded file within the server's limits and transcribe it (runs on a pool thread)."""
+    samples = decode_upload(data, where, header, rec.sample_rate, settings, reservation)
     if classify == NO_CLASSES:
-        return rec.predict(samples, rate, labels=[])
-    return rec.predict(samples, rate, classify=classify)  # type: ignore[arg-type]
+        return rec.predict(samples, rec.sample_rate, labels=[])
+    return rec.predict(samples, rec.sample_rate, classify=classify)  # type: ignore[arg-type]
 
 
 async def _upload(request: Request, max_bytes: int) -> tuple[bytes, str]:
@@ -62,8 +66,16 @@ async def predict(request: Request) -> Response:
     state: ServerState = request.app.state.phonedge
     timestamps = _flag(request, "timestamps", False)
     classify = _classify(request)
-    data, where = await _upload(request, state.settings.max_body_bytes)
-    pred = await state.pool.run(predict_bytes, state.recognizer, data, where, classify)
+    settings, rec = state.settings, state.recognizer
+    data, where = await _upload(request, settings.max_body_bytes)
+    header = await asyncio.to_thread(read_header, data, where)
+    check_header(header, settings, where)  # 413 before decoding
+    need = min(math.ceil(header.seconds * rec.sample_rate), int(settings.max_audio_seconds * rec.sample_rate))
+    reservation = await state.budget.reserve(need, settings.queue_timeout)  # 503 when it stays full
+    try:
+        pred = await state.pool.run(predict_upload, rec, data, where, header, classify, settings, reservation)
+    finally:
+        reservation.release()
     return JSONResponse(pred.to_dict(timestamps=timestamps))
 
 

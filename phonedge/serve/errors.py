@@ -31,6 +31,18 @@ class RequestTooLargeError(ServeError):
     status = 413
 
 
+class AudioLimitError(ServeError):
+    """An upload's audio is longer, or costs more to decode (channels x rate), than the server's limit."""
+
+    status = 413
+
+
+class ServerBusyError(ServeError):
+    """The server holds as much audio as it allows at once; the client may try again shortly."""
+
+    status = 503
+
+
 def status_for(exc: BaseException) -> int:
     """The HTTP status of an error: 4xx for the client's mistakes, 500 for anything unexpected."""
     if isinstance(exc, ServeError):

@@ -34,6 +34,16 @@ class ServeSettings:
     idle_timeout: float = 30.0
     """Seconds a stream may stay silent on the wire (no message at all) before the server ends it."""
     max_frame_bytes: int = 4 * 2**20
+    max_stream_backlog_seconds: float = 30.0
+    """Audio a stream may have received but not yet processed; beyond it the server stops reading (back-pressure)."""
+    max_audio_seconds: float = 600.0
+    """Audio one upload may hold (413 above it, from the header before decoding, else while decoding)."""
+    max_channel_rate: int = 384_000
+    """Channels x sample rate an upload may have (e.g. stereo at 192 kHz, 8 channels at 48 kHz): decoding cost."""
+    max_audio_in_flight_seconds: float = 2400.0
+    """Audio (at the model rate) all uploads being decoded or transcribed may hold together; 503 beyond."""
+    queue_timeout: float = 10.0
+    """Seconds an upload waits for room under max_audio_in_flight_seconds before the 503."""
 
     def __post_init__(self) -> None:
         """Refuse values that cannot work, with the option's name."""
@@ -46,6 +56,11 @@ class ServeSettings:
             "max_stream_seconds": self.max_stream_seconds > 0,
             "idle_timeout": self.idle_timeout > 0,
             "max_frame_bytes": self.max_frame_bytes > 0,
+            "max_audio_seconds": self.max_audio_seconds > 0,
+            "max_stream_backlog_seconds": self.max_stream_backlog_seconds > 0,
+            "max_channel_rate": self.max_channel_rate > 0,
+            "max_audio_in_flight_seconds": self.max_audio_in_flight_seconds >= self.max_audio_seconds,
+            "queue_timeout": self.queue_timeout >= 0,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:

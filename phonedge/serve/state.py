@@ -8,6 +8,7 @@ from ..recognizer import Recognizer
 from .limits import StreamSlots
 from .pool import InferencePool
 from .settings import ServeSettings
+from .uploads import SampleBudget
 
 
 @dataclass
@@ -18,3 +19,4 @@ class ServerState:
     recognizer: Recognizer
     pool: InferencePool
     slots: StreamSlots
+    budget: SampleBudget

@@ -33,7 +33,9 @@ class StreamSession:
         self.ws = ws
         self.state = state
         self.pending: list[np.ndarray] = []
+        self.backlog = 0  # samples in pending
         self.wake = asyncio.Event()
+        self.drained = asyncio.Event()
         self.reason: Optional[str] = None  # why reading ended: "stop", "limit" or "idle"
         self.received = 0
         self.finals: list[dict[str, Any]] = []
@@ -70,10 +72,19 @@ class StreamSession:
                 if len(samples):
                     self.received += len(samples)
                     self.pending.append(samples)
+                    self.backlog += len(samples)
                     self.wake.set()
+                    await self._wait_for_room(start)
             elif is_stop(message.get("text") or ""):
                 self.reason = "stop"
         self.wake.set()
+
+    async def _wait_for_room(self, start: StartMessage) -> None:
+        """Stop reading while the audio not yet processed is over the backlog limit: TCP then slows the client."""
+        cap = int(self.state.settings.max_stream_backlog_seconds * start.sample_rate)
+        while self.backlog > cap:
+            self.drained.clear()
+            await self.drained.wait()
 
     async def _send_events(self, events: list[Any]) -> None:
         for event in events:
@@ -87,7 +98,8 @@ class StreamSession:
         while True:
             await self.wake.wait()
             self.wake.clear()
-            blocks, self.pending = self.pending, []
+            blocks, self.pending, self.backlog = self.pending, [], 0
+            self.drained.set()
             if blocks:
                 samples = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
                 await self._send_events(await pool.run(stream.accept, samples, start.sample_rate, priority=LIVE))
