@@ -407,9 +407,12 @@ def batch_command(inputs: tuple[str, ...], model: Optional[str], out: str, engin
 @click.option("--web-dir", type=click.Path(file_okay=False), default=None,
               help="phonedge's web/ folder (default: the checkout's).")
 @click.option("--overwrite", is_flag=True, help="Replace OUT when it is not empty.")
-def web_command(bundle: Optional[str], out: str, web_dir: Optional[str], overwrite: bool) -> None:
+@click.option("--serve", "serve_port", type=click.IntRange(0, 65535), default=None,
+              help="Then serve OUT on 127.0.0.1:PORT with the isolation headers (a local try-out).")
+def web_command(bundle: Optional[str], out: str, web_dir: Optional[str], overwrite: bool,
+                serve_port: Optional[int]) -> None:
     """Write a static on-device page for BUNDLE: the browser runs the model, the audio stays on the device."""
-    from .ondevice import ISOLATION_HEADERS, write_site
+    from .ondevice import ISOLATION_HEADERS, site_server, write_site
 
     bundle = bundle or default_model()
     if bundle is None:
@@ -421,6 +424,13 @@ def web_command(bundle: Optional[str], out: str, web_dir: Optional[str], overwri
     headers = ", ".join(f"{k}: {v}" for k, v in ISOLATION_HEADERS.items())
     click.echo(f"wrote {site}: serve it from any static host; for several WebAssembly threads send {headers} "
                f"({site}/_headers does on Netlify/Cloudflare)")
+    if serve_port is not None:
+        server = site_server(site, port=serve_port)
+        click.echo(f"serving http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            server.server_close()
 
 
 # Only a missing exporter package (a runtime-only install) or a missing package of the export extra may

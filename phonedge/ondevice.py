@@ -9,7 +9,9 @@ the two headers on hosts that read that file (Netlify, Cloudflare Pages); elsewh
 
 from __future__ import annotations
 
+import functools
 import shutil
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Optional
 
@@ -55,3 +57,24 @@ def write_site(bundle: Path, out: Path, *, web_dir: Optional[Path] = None, overw
     lines = ["/*"] + [f"  {key}: {value}" for key, value in ISOLATION_HEADERS.items()]
     (out / "_headers").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out
+
+
+class IsolatedHandler(SimpleHTTPRequestHandler):
+    """Static files with the cross-origin isolation headers and the MIME types the page needs."""
+
+    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".mjs": "text/javascript", ".js": "text/javascript",
+                      ".wasm": "application/wasm"}
+
+    def end_headers(self) -> None:
+        """Add the isolation headers to every answer."""
+        for key, value in ISOLATION_HEADERS.items():
+            self.send_header(key, value)
+        super().end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
+        """Quiet: no line per request."""
+
+
+def site_server(site: Path, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
+    """A local static server for SITE with the isolation headers (call serve_forever; port 0: any free one)."""
+    return ThreadingHTTPServer((host, port), functools.partial(IsolatedHandler, directory=str(site)))

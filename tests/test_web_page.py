@@ -3,11 +3,9 @@ the bundle (onnxruntime-web), and its fake microphone's four demo recordings giv
 
 from __future__ import annotations
 
-import functools
 import shutil
 import threading
 import time
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +15,7 @@ import soundfile as sf
 webdriver = pytest.importorskip("selenium.webdriver")
 
 import phonedge  # noqa: E402
-from phonedge.ondevice import ISOLATION_HEADERS, write_site  # noqa: E402
+from phonedge.ondevice import site_server, write_site  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_FILES = ["0_jackson_0.wav", "1_theo_1.wav", "2_nicolas_2.wav", "3_yweweler_3.wav"]
@@ -31,20 +29,6 @@ pytestmark = [
                        reason="Chromium or chromedriver is absent (Debian: apt-get install chromium chromium-driver)"),
     pytest.mark.skipif(not HAS_ORT_WEB, reason="web/node_modules is missing: run 'make web-deps' (npm ci in web/)"),
 ]
-
-
-class IsolatedHandler(SimpleHTTPRequestHandler):
-    """A static file server that sends the cross-origin isolation headers (multi-threaded WebAssembly)."""
-
-    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".mjs": "text/javascript", ".wasm": "application/wasm"}
-
-    def end_headers(self) -> None:
-        for key, value in ISOLATION_HEADERS.items():
-            self.send_header(key, value)
-        super().end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 def demo_audio(rate: int) -> np.ndarray:
@@ -101,7 +85,7 @@ def test_page_gives_the_python_streams_finals(reference_bundles: dict[str, Path]
     expected = python_finals(bundle, sf.read(fake, dtype="float32")[0])
     assert [label for _, label in expected] == ["0", "1", "2", "3"]
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(IsolatedHandler, directory=str(site)))
+    server = site_server(site)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     browser = chromium(fake)
     try:
