@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { decodeWav, load, PhonedgeError, pyDumps } from '../src/index.js';
 
 const USAGE = `usage: phonedge.mjs predict --model BUNDLE [--json] [--timestamps] [--classify ctc|nearest]
-                        [--threads N] [--backend auto|web|node] FILE.wav ...`;
+                        [--reject-threshold NATS | --closed-set] [--threads N] [--backend auto|web|node] FILE.wav ...`;
 
 /** The parsed command line, or a usage error. */
 export function parse(argv) {
@@ -20,6 +20,8 @@ export function parse(argv) {
       classify: { type: 'string', default: 'ctc' },
       threads: { type: 'string', default: '1' },
       backend: { type: 'string', default: 'auto' },
+      'reject-threshold': { type: 'string' },
+      'closed-set': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -28,22 +30,27 @@ export function parse(argv) {
   if (command !== 'predict') throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   if (!values.model) throw new UsageError('--model BUNDLE is required');
   if (!files.length) throw new UsageError('give at least one WAV file');
-  return { ...values, threads: Number(values.threads), files };
+  const threshold = values['reject-threshold'];
+  if (threshold !== undefined && Number.isNaN(Number(threshold))) throw new UsageError('--reject-threshold takes a number (nats)');
+  return { ...values, threads: Number(values.threads), rejectThreshold: threshold === undefined ? null : Number(threshold),
+    openSet: !values['closed-set'], files };
 }
 
 class UsageError extends Error {}
 
-/** The plain (non-JSON) line, as phonedge's CLI writes it. */
+/** The plain (non-JSON) line, as phonedge's CLI writes it (cli._plain). */
 function plain(path, pred, timestamps) {
   let line = `${path}\t${pred.text}`;
-  if (pred.label !== undefined) line += `\t[${pred.label}]`;
+  if (pred.label) line += `\tlabel=${pred.label}`;
+  else if (pred.label_reason) line += `\tlabel=none:${pred.label_reason}`;
   if (timestamps) line += `\t${pred.tokens.map((t) => `${t.text}@${t.start.toFixed(2)}-${t.end.toFixed(2)}`).join(' ')}`;
   return line;
 }
 
 /** Run a parsed command; returns the exit status. */
 export async function run(args, out = process.stdout, err = process.stderr) {
-  const rec = await load(args.model, { backend: args.backend, threads: args.threads });
+  const rec = await load(args.model, { backend: args.backend, threads: args.threads, rejectThreshold: args.rejectThreshold,
+    openSet: args.openSet });
   let failed = 0;
   for (const path of args.files) {
     try {

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { decodeWav, load } from '../src/index.js';
-import { assertSame, FIXTURES, fixtureCases, HAVE_FIXTURES, readF32, readJson, SKIP_FIXTURES, WEB } from './helpers.js';
+import { assertSame, fixtureCases, HAVE_FIXTURES, readF32, readJson, SKIP_FIXTURES, WEB } from './helpers.js';
 
 const BIN = join(WEB, 'bin', 'phonedge.mjs');
 
@@ -13,24 +13,31 @@ function linesOf(text) {
   return text.trim().split('\n').map((line) => JSON.parse(line));
 }
 
-for (const [flags, expectedFile] of [[['--timestamps'], 'cli.jsonl'], [[], 'cli_plain.jsonl']]) {
-  test(`predict --json ${flags.join(' ')} prints Python's lines`, { skip: SKIP_FIXTURES }, () => {
-    const expectedText = readFileSync(join(FIXTURES, expectedFile), 'utf-8');
-    const expected = linesOf(expectedText);
-    const paths = expected.map((e) => e.path);
-    const out = execFileSync(process.execPath, [BIN, 'predict', '--model', fixtureCases().bundle, '--json',
-      '--backend', 'node', ...flags, ...paths], { encoding: 'utf-8' });
-    const got = linesOf(out);
-    got.forEach((line, i) => assertSame(line, expected[i], paths[i]));
+const CLI_RUNS = HAVE_FIXTURES ? readJson('cli.json') : {};
+
+for (const [name, run] of Object.entries(CLI_RUNS)) {
+  test(`predict ${run.flags.join(' ')} prints Python's lines (${name})`, () => {
+    const out = execFileSync(process.execPath, [BIN, 'predict', '--model', fixtureCases().bundle, '--backend', 'node',
+      ...run.flags, ...run.paths], { encoding: 'utf-8' });
+    if (!run.flags.includes('--json')) {
+      assert.equal(out, run.output);
+      return;
+    }
+    const expected = linesOf(run.output);
+    linesOf(out).forEach((line, i) => assertSame(line, expected[i], run.paths[i]));
     // Python's formatting too (separators, key order, floats as Python writes them: 1.0, 1e-05): the lines are
     // identical but for the last digit of a float that numpy's float32 exp rounded the other way.
     const shape = (text) => text.trim().replace(/-?\d+\.\d+(e[-+]\d+)?/g, 'F');
-    assert.equal(shape(out), shape(expectedText));
+    assert.equal(shape(out), shape(run.output));
   });
 }
 
+test('the fixtures hold every flag set', { skip: SKIP_FIXTURES }, () => {
+  assert.ok(Object.keys(CLI_RUNS).length >= 6);
+});
+
 test('a missing file is an error line and exit status 1, the others still print', { skip: SKIP_FIXTURES }, () => {
-  const good = linesOf(readFileSync(join(FIXTURES, 'cli_plain.jsonl'), 'utf-8'))[0].path;
+  const good = CLI_RUNS.json.paths[0];
   let status = 0;
   let stdout = '';
   let stderr = '';
