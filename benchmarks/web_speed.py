@@ -3,8 +3,8 @@ onnxruntime-node (native) and with onnxruntime-web (WebAssembly, what browsers r
 
 Usage: python -m benchmarks.web_speed [--bundle B ...] [--threads 1 2] [--repeats 10] [--out JSON]
 
-Every backend times ``predict`` on the same samples (FSDD test utterances joined, at 16 kHz) after a
-warm-up, minimum and median of the repeats, one process per backend and thread count, one after another.
+Every backend times ``predict`` on the same samples (FSDD test utterances joined, at 16 kHz): minimum
+and median of the repeats after WARMUP calls, one process per backend and thread count, one after another.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 SECONDS = (1, 3)
+# Warm-up calls before timing: V8 first runs WebAssembly through its baseline compiler and tiers up hot code.
+WARMUP = 5
 
 
 def audio(seconds: float, rate: int = 16000) -> np.ndarray:
@@ -39,7 +41,7 @@ def audio(seconds: float, rate: int = 16000) -> np.ndarray:
     return np.concatenate(parts)[: int(seconds * rate)]
 
 
-def python_times(bundle: Path, x: np.ndarray, threads: int, repeats: int, warmup: int = 3) -> dict[str, Any]:
+def python_times(bundle: Path, x: np.ndarray, threads: int, repeats: int, warmup: int = WARMUP) -> dict[str, Any]:
     """Python's predict: minimum and median milliseconds per length."""
     import phonedge
 
@@ -63,7 +65,8 @@ def node_times(bundle: Path, samples: Path, backend: str, threads: int, repeats:
     lengths = ",".join(str(s * 16000) for s in SECONDS)
     run = subprocess.run(["node", str(REPO / "web" / "bench" / "speed.mjs"), str(bundle), str(samples),
                           "--backend", backend, "--threads", str(threads), "--lengths", lengths,
-                          "--repeats", str(repeats), "--warmup", "3"], capture_output=True, text=True, check=True)
+                          "--repeats", str(repeats), "--warmup", str(WARMUP)],
+                         capture_output=True, text=True, check=True)
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
@@ -96,20 +99,53 @@ def chromium_times(bundle: Path, samples: Path, threads: int, repeats: int) -> d
                      "--disable-extensions", "--enable-precise-memory-info"):
             options.add_argument(flag)
         browser = webdriver.Chrome(options=options, service=Service(executable_path=driver))
+        peak = RendererPeak(browser.service.process.pid)
         try:
             lengths = ",".join(str(s * 16000) for s in SECONDS)
             browser.get(f"http://127.0.0.1:{server.server_address[1]}/bench.html?threads={threads}"
-                        f"&repeats={repeats}&lengths={lengths}")
+                        f"&repeats={repeats}&warmup={WARMUP}&lengths={lengths}")
             deadline, text = time.monotonic() + 600, "running"
             while time.monotonic() < deadline and text == "running":
-                time.sleep(1)
+                peak.sample_for(1.0)
                 text = browser.find_element(By.ID, "result").text
         finally:
             browser.quit()
             server.shutdown()
     if not text.startswith("{"):
         raise RuntimeError(f"the browser benchmark failed: {text}")
-    return json.loads(text)
+    return {**json.loads(text), "renderer_peak_rss_mib": peak.mib}
+
+
+class RendererPeak:
+    """The peak resident memory of Chromium's renderer processes under one chromedriver, sampled every 0.1 s."""
+
+    def __init__(self, driver_pid: int) -> None:
+        """Watch the renderers that descend from DRIVER_PID."""
+        import psutil
+
+        self.root = psutil.Process(driver_pid)
+        self.peak = 0
+
+    def sample_for(self, seconds: float) -> None:
+        """Sample for SECONDS."""
+        import psutil
+
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            total = 0
+            for proc in self.root.children(recursive=True):
+                try:
+                    if "--type=renderer" in " ".join(proc.cmdline()):
+                        total += proc.memory_info().rss
+                except psutil.Error:
+                    continue
+            self.peak = max(self.peak, total)
+            time.sleep(0.1)
+
+    @property
+    def mib(self) -> float:
+        """The peak in MiB."""
+        return self.peak / 2**20
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -125,6 +161,21 @@ def table(rows: list[dict[str, Any]]) -> str:
             got, ref = row["results"][key], base["results"][key]
             cells.append(f"{got['min_ms']:.1f} ({got['median_ms']:.1f}) | {got['min_ms'] / ref['min_ms']:.2f}")
         lines.append(f"| {row['bundle']} | {row['backend']} | {row['threads']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def memory_lines(rows: list[dict[str, Any]]) -> str:
+    """Each JS backend's memory: Node's RSS at the end, Chromium's renderer peak and the page's own count."""
+    lines = []
+    for row in rows:
+        if row["backend"] in ("node", "web"):
+            lines.append(f"- {row['bundle']}, Node {row['backend']}, {row['threads']} thread(s): RSS at the end "
+                         f"{row['rss_mib']:.0f} MiB; load {row['load_ms']:.0f} ms")
+        elif row["backend"] == "chromium":
+            page = row.get("memory_bytes")
+            lines.append(f"- {row['bundle']}, Chromium, {row['threads']} thread(s): renderer RSS peak "
+                         f"{row['renderer_peak_rss_mib']:.0f} MiB, the page's measureUserAgentSpecificMemory "
+                         f"{'n/a' if page is None else f'{page / 2**20:.0f} MiB'}; load {row['load_ms']:.0f} ms")
     return "\n".join(lines)
 
 
@@ -153,7 +204,7 @@ def main() -> int:
                 for run in filter(None, runs):
                     rows.append({**run, "bundle": bundle.name})
                     print(json.dumps(rows[-1]), file=sys.stderr)
-    md = table(rows)
+    md = table(rows) + "\n\n" + memory_lines(rows)
     print(md)
     meta = {"cpu": cpu_line(), "load_average": load_average(), "node": subprocess.run(
         ["node", "--version"], capture_output=True, text=True).stdout.strip(), "rows": rows, "table": md}
