@@ -72,6 +72,49 @@ def chromium(fake_audio: Path) -> object:
     return webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
 
 
+def test_chromium_predicts_pythons_answers(reference_bundles: dict[str, Path], tmp_path: Path) -> None:
+    """The 120 FSDD test utterances predicted in Chromium: Python's text, tokens, times, labels and reasons."""
+    import json
+
+    from selenium.webdriver.common.by import By
+
+    bundle = reference_bundles["int8"]
+    rec = phonedge.load(bundle, threads=1)
+    site = write_site(bundle, tmp_path / "site")
+    for name in ("check.html", "check.js"):
+        shutil.copyfile(REPO / "web" / "test" / "browser" / name, site / name)
+    cases, expected, offset = [], [], 0
+    with open(site / "samples.f32", "wb") as f:
+        for path in sorted((REPO / "reference" / "audio").glob("*.wav")):
+            x = rec.read_audio(path)
+            f.write(x.astype("<f4").tobytes())
+            cases.append({"offset": offset, "length": len(x)})
+            expected.append(rec.predict(x, rec.sample_rate).to_dict())
+            offset += len(x)
+    (site / "cases.json").write_text(json.dumps(cases), encoding="utf-8")
+    server = site_server(site)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    browser = chromium(REPO / "reference" / "audio" / DEMO_FILES[0])
+    try:
+        browser.get(f"http://127.0.0.1:{server.server_address[1]}/check.html")
+        deadline, text = time.monotonic() + 300, "running"
+        while time.monotonic() < deadline and text == "running":
+            time.sleep(0.5)
+            text = browser.find_element(By.ID, "result").text
+    finally:
+        browser.quit()
+        server.shutdown()
+    assert text.startswith("["), text
+    got = json.loads(text)
+    assert len(got) == len(expected) == 120
+
+    def key(p: dict) -> tuple:
+        tokens = [(t["id"], t["start"], t["end"]) for t in p["tokens"]]
+        return p["text"], tokens, p.get("label"), p.get("label_reason")
+
+    assert [key(p) for p in got] == [key(p) for p in expected]
+
+
 def test_page_gives_the_python_streams_finals(reference_bundles: dict[str, Path], tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 
