@@ -16,11 +16,12 @@ test('the rules (log-softmax, greedy CTC, times, confidences, class decision) on
     }
   });
 
-test('onnxruntime-node: samples in, Python JSON out on the 120 FSDD test utterances and a 24 s chunked one',
+test('onnxruntime-node: samples in, Python JSON out on the 120 FSDD test utterances, 6 non-speech signals and a 24 s chunked input',
   { skip: SKIP_FIXTURES }, async () => {
     const rec = await load(fixtures.bundle, { backend: 'node', threads: 1 });
     assert.equal(rec.runner.backend, 'node');
-    assert.ok(fixtures.cases.length >= 121);
+    assert.ok(fixtures.cases.length >= 127);
+    assert.ok(fixtures.cases.some((c) => c.expected.label_reason === 'no_speech'), 'a no_speech case');
     assert.ok(fixtures.cases.some((c) => c.x.length > 10 * fixtures.sampleRate), 'a case past the 10 s window');
     for (const c of fixtures.cases) {
       const logits = await rec.logits(c.x);
