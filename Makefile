@@ -10,7 +10,7 @@ BUNDLE := bundles/reference-int8
 REJECT_CAL := $(if $(wildcard ../shared/fsdd/recordings/0_george_5.wav),--reject-calibration reference/calibration/calibration.tsv,)
 DEMO_FILES := reference/audio/0_jackson_0.wav reference/audio/1_theo_1.wav reference/audio/2_nicolas_2.wav reference/audio/3_yweweler_3.wav
 
-.PHONY: demo test test-runtime test-arm64 bench bench-quick clean browser praat serve bench-serve
+.PHONY: demo test test-runtime test-arm64 bench bench-quick clean browser praat serve bench-serve web-deps
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ demo: $(BUNDLE)/phonedge.json
 	@echo "== phonedge eval on the 120-utterance FSDD test split (digits 0-3) =="
 	$(VENV)/bin/phonedge eval $(BUNDLE) --manifest reference/eval.tsv
 
-test: $(STAMP) browser praat
+test: $(STAMP) browser praat web-deps
 	$(VENV)/bin/ruff check phonedge export
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
@@ -55,6 +55,12 @@ praat:
 		(apt-get update -qq && apt-get install -y -qq --no-install-recommends praat) \
 		|| echo "warning: could not install praat; the TextGrid read-back test will skip"; \
 	else echo "note: no praat and no root apt-get; the TextGrid read-back test will skip"; fi
+
+# The JS runtime's npm dependencies (web/), exactly as web/package-lock.json pins them; tests/test_web.py runs the
+# JS tests (node --test) on fixtures Python writes, and skips, saying so, only where node is absent.
+web-deps:
+	@if command -v npm >/dev/null; then cd web && npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "note: no node/npm; tests/test_web.py will skip (Debian: apt-get install nodejs npm)"; fi
 
 serve: $(BUNDLE)/phonedge.json
 	$(VENV)/bin/phonedge serve $(BUNDLE)

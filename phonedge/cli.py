@@ -472,6 +472,38 @@ def batch_command(inputs: tuple[str, ...], model: Optional[str], out: str, engin
         sys.exit(1)
 
 
+@main.command("web")
+@click.argument("bundle", required=False)
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False), help="The site folder to write.")
+@click.option("--web-dir", type=click.Path(file_okay=False), default=None,
+              help="phonedge's web/ folder (default: the checkout's).")
+@click.option("--overwrite", is_flag=True, help="Replace OUT when it is not empty.")
+@click.option("--serve", "serve_port", type=click.IntRange(0, 65535), default=None,
+              help="Then serve OUT on 127.0.0.1:PORT with the isolation headers (a local try-out).")
+def web_command(bundle: Optional[str], out: str, web_dir: Optional[str], overwrite: bool,
+                serve_port: Optional[int]) -> None:
+    """Write a static on-device page for BUNDLE: the browser runs the model, the audio stays on the device."""
+    from .ondevice import ISOLATION_HEADERS, site_server, write_site
+
+    bundle = bundle or default_model()
+    if bundle is None:
+        _fail(PhonedgeError("give a BUNDLE (or set PHONEDGE_MODEL)"))
+    try:
+        site = write_site(Path(bundle), Path(out), web_dir=Path(web_dir) if web_dir else None, overwrite=overwrite)
+    except PhonedgeError as exc:
+        _fail(exc)
+    headers = ", ".join(f"{k}: {v}" for k, v in ISOLATION_HEADERS.items())
+    click.echo(f"wrote {site}: serve it from any static host; for several WebAssembly threads send {headers} "
+               f"({site}/_headers does on Netlify/Cloudflare)")
+    if serve_port is not None:
+        server = site_server(site, port=serve_port)
+        click.echo(f"serving http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            server.server_close()
+
+
 # Only a missing exporter package (a runtime-only install) or a missing package of the export extra may
 # stand in for ``phonedge export``; any other ImportError is a bug in the exporter and must surface.
 EXPORTER_PACKAGE = "phonedge_export"

@@ -1,0 +1,154 @@
+"""The static on-device page (``phonedge web``) in a real headless Chromium: no phonedge server, the browser runs
+the bundle (onnxruntime-web), and its fake microphone's four demo recordings give the Python stream's finals."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+webdriver = pytest.importorskip("selenium.webdriver")
+
+import phonedge  # noqa: E402
+from phonedge.ondevice import site_server, write_site  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_FILES = ["0_jackson_0.wav", "1_theo_1.wav", "2_nicolas_2.wav", "3_yweweler_3.wav"]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+HAS_ORT_WEB = (REPO / "web" / "node_modules" / "onnxruntime-web").is_dir()
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                       reason="Chromium or chromedriver is absent (Debian: apt-get install chromium chromium-driver)"),
+    pytest.mark.skipif(not HAS_ORT_WEB, reason="web/node_modules is missing: run 'make web-deps' (npm ci in web/)"),
+]
+
+
+def demo_audio(rate: int) -> np.ndarray:
+    """The four demo recordings at RATE with 1.5 s pauses, 1 s before and 2 s after."""
+    import soxr
+
+    parts = [np.zeros(rate, np.float32)]
+    for name in DEMO_FILES:
+        x, r = sf.read(REPO / "reference" / "audio" / name, dtype="float32")
+        parts += [soxr.resample(x, r, rate).astype(np.float32), np.zeros(int(1.5 * rate), np.float32)]
+    return np.concatenate([*parts, np.zeros(2 * rate, np.float32)])
+
+
+def python_finals(bundle: Path, audio_48k: np.ndarray) -> list[tuple[str, str]]:
+    """(text, label) of the Python stream's finals on the same audio at the model rate."""
+    import soxr
+
+    rec = phonedge.load(bundle, threads=1)
+    x = soxr.resample(audio_48k, 48000, rec.sample_rate).astype(np.float32)
+    stream = rec.stream()
+    events = []
+    for start in range(0, len(x), 1600):
+        events += stream.accept(x[start : start + 1600])
+    events += stream.finish()
+    return [(e.text, e.label or "") for e in events if e.kind == "final" and (e.text or e.label)]
+
+
+def chromium(fake_audio: Path) -> object:
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=900,900",
+                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                 f"--use-file-for-fake-audio-capture={fake_audio}%noloop",
+                 "--autoplay-policy=no-user-gesture-required", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+
+
+def test_chromium_predicts_pythons_answers(reference_bundles: dict[str, Path], tmp_path: Path) -> None:
+    """The 120 FSDD test utterances predicted in Chromium: Python's text, tokens, times, labels and reasons."""
+    import json
+
+    from selenium.webdriver.common.by import By
+
+    bundle = reference_bundles["int8"]
+    rec = phonedge.load(bundle, threads=1)
+    site = write_site(bundle, tmp_path / "site")
+    for name in ("check.html", "check.js"):
+        shutil.copyfile(REPO / "web" / "test" / "browser" / name, site / name)
+    cases, expected, offset = [], [], 0
+    with open(site / "samples.f32", "wb") as f:
+        for path in sorted((REPO / "reference" / "audio").glob("*.wav")):
+            x = rec.read_audio(path)
+            f.write(x.astype("<f4").tobytes())
+            cases.append({"offset": offset, "length": len(x)})
+            expected.append(rec.predict(x, rec.sample_rate).to_dict())
+            offset += len(x)
+    (site / "cases.json").write_text(json.dumps(cases), encoding="utf-8")
+    server = site_server(site)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    browser = chromium(REPO / "reference" / "audio" / DEMO_FILES[0])
+    try:
+        browser.get(f"http://127.0.0.1:{server.server_address[1]}/check.html")
+        deadline, text = time.monotonic() + 300, "running"
+        while time.monotonic() < deadline and text == "running":
+            time.sleep(0.5)
+            text = browser.find_element(By.ID, "result").text
+    finally:
+        browser.quit()
+        server.shutdown()
+    assert text.startswith("["), text
+    got = json.loads(text)
+    assert len(got) == len(expected) == 120
+
+    def key(p: dict) -> tuple:
+        tokens = [(t["id"], t["start"], t["end"]) for t in p["tokens"]]
+        return p["text"], tokens, p.get("label"), p.get("label_reason")
+
+    assert [key(p) for p in got] == [key(p) for p in expected]
+
+
+def test_page_gives_the_python_streams_finals(reference_bundles: dict[str, Path], tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    bundle = reference_bundles["int8"]
+    site = write_site(bundle, tmp_path / "site")
+    assert {p.name for p in (site / "ort").iterdir()} >= {"ort.wasm.min.mjs", "ort-wasm-simd-threaded.wasm"}
+    assert "Cross-Origin-Embedder-Policy: require-corp" in (site / "_headers").read_text()
+    audio = demo_audio(48000)
+    fake = tmp_path / "mic.wav"
+    sf.write(fake, audio, 48000, subtype="PCM_16")
+    expected = python_finals(bundle, sf.read(fake, dtype="float32")[0])
+    assert [label for _, label in expected] == ["0", "1", "2", "3"]
+
+    server = site_server(site)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    browser = chromium(fake)
+    try:
+        browser.get(f"http://127.0.0.1:{server.server_address[1]}/?autostart=1")
+        deadline = time.monotonic() + len(audio) / 48000 + 60
+        finals: list[tuple[str, str]] = []
+        while time.monotonic() < deadline:
+            finals = [(el.get_attribute("data-text"), el.get_attribute("data-label"))
+                      for el in browser.find_elements(By.CLASS_NAME, "final")]
+            failed = "error" in (browser.find_element(By.ID, "status").get_attribute("class") or "")
+            if len(finals) >= len(expected) or failed:
+                break
+            time.sleep(0.5)
+        status = browser.find_element(By.ID, "status").text
+        model = browser.find_element(By.ID, "model").text
+        isolated = browser.execute_script("return self.crossOriginIsolated")
+        log = browser.get_log("browser")
+    finally:
+        browser.quit()
+        server.shutdown()
+    assert isolated, "the page is not cross-origin isolated: no threads"
+    assert "thread" in model
+    assert finals == expected, f"status {status!r}, console {log}"
