@@ -4,8 +4,8 @@
 export const SPEECH_GATE_DB = -50.0;
 const TONAL_LINES = 4;
 const TONAL_SHARE = 0.995;
-const LINE_HALF_WIDTH = 3;  // bins of the 1024-point spectrum credited to each spectral line
-const FFT = 1024;
+const LINE_HALF_WIDTH = 1;  // bins of the 512-point spectrum credited to each spectral line (phonedge/speech.py)
+const FFT = 512;
 // Added to the mean square so that digital silence has a finite level (-120 dBFS).
 const POWER_FLOOR = 1e-12;
 
