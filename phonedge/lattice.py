@@ -10,7 +10,7 @@ after the target (optional) stands for extra speech: it reads an extra column of
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,6 +84,33 @@ def forward(log_probs: NDArray[np.float64], lattice: Lattice) -> NDArray[np.floa
         return np.full(batch, -np.inf)
     alpha = deque(_alphas(log_probs, lattice), maxlen=1)[0]  # the last frame's, keeping no others
     return logsumexp(alpha[:, states - lattice.last :], axis=1)
+
+
+def forward_many(
+    log_probs: NDArray[np.float64], targets: Sequence[NDArray[np.int64]], blank: int
+) -> NDArray[np.float64]:
+    """The forward log-likelihood of each of TARGETS, of any lengths, in one pass over the frames, (B,).
+
+    Shorter lattices are padded at their end with states that read an extra all -inf column, so no
+    path enters them and every real state's recursion is exactly the one :func:`forward` runs alone.
+    """
+    lengths = np.array([t.size for t in targets], dtype=np.int64)
+    states = 2 * int(lengths.max(initial=0)) + 1
+    unreachable = log_probs.shape[1]
+    columns = np.full((len(targets), states), unreachable, dtype=np.int64)
+    can_skip = np.zeros(columns.shape, dtype=bool)
+    for row, target in enumerate(targets):
+        columns[row, : 2 * target.size + 1] = blank
+        columns[row, 1 : 2 * target.size : 2] = target
+        can_skip[row, 3 : 2 * target.size : 2] = target[1:] != target[:-1]
+    if log_probs.shape[0] == 0:  # no frames: only the empty target, with probability one
+        return np.where(lengths == 0, 0.0, -np.inf)
+    padded = np.concatenate([log_probs, np.full((log_probs.shape[0], 1), -np.inf)], axis=1)
+    alpha = deque(_alphas(padded, Lattice(columns, can_skip, min(2, states), 1)), maxlen=1)[0]
+    rows = np.arange(len(targets))
+    ends = 2 * lengths
+    return np.where(lengths > 0, np.logaddexp(alpha[rows, ends], alpha[rows, np.maximum(ends - 1, 0)]),
+                    alpha[rows, ends])
 
 
 def forward_table(log_probs: NDArray[np.float64], lattice: Lattice) -> NDArray[np.float64]:

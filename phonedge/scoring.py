@@ -54,7 +54,7 @@ def class_log_likelihoods(
     if len(targets) == 0:
         raise InvalidInputError("targets is empty: give at least one class target")
     checked = [_check_target(target, lp.shape[1], blank) for target in targets]
-    return np.array([_forward(lp, target, blank) for target in checked], dtype=np.float64)
+    return lattice.forward_many(lp, checked, blank)
 
 
 def posteriors_from_log_likelihoods(log_likelihoods: NDArray[np.floating]) -> NDArray[np.float64]:
@@ -128,6 +128,4 @@ def _forward(lp: NDArray[np.float64], target: NDArray[np.int64], blank: int) -> 
     """The CTC forward recursion (one implementation, in phonedge.lattice) for one checked target."""
     if lp.shape[0] < lattice.min_frames(target):
         return float("-inf")
-    if target.size == 0:
-        return float(lp[:, blank].sum())
-    return float(lattice.forward(lp, lattice.build(target[None, :], blank))[0])
+    return float(lattice.forward_many(lp, [target], blank)[0])

@@ -208,3 +208,22 @@ def test_nearest_class_and_ties() -> None:
     assert nearest_class([], [["a", "b"], ["c"]]) == 1
     with pytest.raises(ValueError, match="at least one class"):
         nearest_class(["a"], [])
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_class_likelihoods_in_one_pass_equal_each_alone(seed: int) -> None:
+    from phonedge import lattice
+
+    rng = np.random.default_rng(100 + seed)
+    for _ in range(50):
+        frames, vocab = int(rng.integers(1, 25)), int(rng.integers(2, 7))
+        log_probs = log_softmax(rng.normal(size=(frames, vocab)) * rng.uniform(0.1, 5))
+        targets = [rng.integers(1, vocab, size=int(rng.integers(0, 8))) for _ in range(int(rng.integers(1, 5)))]
+        many = class_log_likelihoods(log_probs, targets, blank=0)
+        for got, target in zip(many, targets):
+            alone = lattice.forward(log_probs, lattice.build(target[None, :], 0))[0] if target.size else \
+                log_probs[:, 0].sum()
+            if np.isneginf(alone):
+                assert np.isneginf(got)
+            else:
+                assert got == pytest.approx(alone, abs=1e-10)
