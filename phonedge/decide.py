@@ -122,6 +122,11 @@ class ClassDecider:
                 raise PhonedgeError(f"class {lab.label!r}: {exc}") from None
         self._units = [transcript_units(tokenizer, lab.transcript) for lab in self.labels]
 
+    @property
+    def weighs_evidence(self) -> bool:
+        """Whether the decision weighs the waveform's speech evidence (open-set, with labels)."""
+        return bool(self.labels) and not self.open_set.closed
+
     def decide(
         self, log_probs: NDArray[np.floating], text: str, evidence: Optional[SpeechEvidence] = None
     ) -> Decision:

@@ -59,11 +59,6 @@ class Decoding:
         chosen = self.manifest.labels if labels is None else list(labels)
         return ClassDecider(self.manifest.tokenizer, chosen, classify, self.open_set)
 
-    @staticmethod
-    def weighs_evidence(decider: ClassDecider) -> bool:
-        """Whether DECIDER's class decision weighs the waveform's speech evidence (open-set, with labels)."""
-        return bool(decider.labels) and not decider.open_set.closed
-
     def tokens(self, log_probs: NDArray[np.float32], first_frame: int = 0) -> tuple[str, list[Token]]:
         """The greedy transcript and its tokens, times in seconds counted from frame ``-first_frame``."""
         seg = self.ctc.segments(log_probs)
@@ -93,7 +88,7 @@ class Decoding:
         log_probs = log_softmax(np.asarray(logits, dtype=np.float32))
         text, tokens = self.tokens(log_probs)
         n_samples = samples if isinstance(samples, int) else len(samples)
-        if not self.weighs_evidence(decider):
+        if not decider.weighs_evidence:
             evidence = None
         elif evidence is None and not isinstance(samples, int):
             evidence = speech_evidence(samples, self.grid)

@@ -138,7 +138,7 @@ def predict_file(
     model: WindowedModel, path: PathLike, decider: ClassDecider, return_logits: bool = False
 ) -> Prediction:
     """``predict`` of a file read in blocks: the Prediction its whole read would give."""
-    logits, n_samples, evidence = file_logits(model, path, model.decoding.weighs_evidence(decider))
+    logits, n_samples, evidence = file_logits(model, path, decider.weighs_evidence)
     return model.decoding.prediction(logits, n_samples, decider, return_logits, evidence)
 
 
