@@ -33,7 +33,7 @@ from .errors import (
 )
 from .grid import FrameGrid
 from .manifest import ClassLabel
-from .recognizer import Recognizer, load
+from .recognizer import Outcome, Recognizer, load
 from .result import Prediction, Token
 from .stream import Stream, StreamEvent, StreamOptions
 
@@ -41,6 +41,7 @@ __all__ = [
     "__version__",
     "load",
     "Recognizer",
+    "Outcome",
     "Prediction",
     "Token",
     "ClassLabel",

@@ -125,10 +125,6 @@ def predict(inputs: tuple[str, ...], model: Optional[str], as_json: bool, timest
             provider: str, batch_size: int, classify: str, reject_threshold: Optional[float],
             closed_set: bool) -> None:
     """Transcribe audio FILES, folders of audio, or list files (@list.txt, one path per line)."""
-    import numpy as np
-
-    from .longform import reads_in_blocks
-
     try:
         rec = _open(model, threads, provider, reject_threshold, closed_set)
     except PhonedgeError as exc:
@@ -140,31 +136,24 @@ def predict(inputs: tuple[str, ...], model: Optional[str], as_json: bool, timest
     failed = 0
     show = sys.stderr.isatty() and len(paths) >= PROGRESS_MIN_FILES
     with click.progressbar(length=len(paths), label="predicting", file=sys.stderr) if show else _NoBar() as bar:
-        for start in range(0, len(paths), batch_size):
-            group = paths[start : start + batch_size]
-            loaded: list = []  # (path, samples), or (path, Prediction) for a long file read in blocks
-            for p in group:
-                try:
-                    long = reads_in_blocks(rec, p)
-                    loaded.append((p, rec.predict(p, classify=classify) if long else rec.read_audio(p)))
-                except PhonedgeError as exc:
-                    failed += 1
-                    click.echo(f"error: {p}: {exc}", err=True)
-            if loaded:
-                arrays = [x for _, x in loaded if isinstance(x, np.ndarray)]
-                batched = iter(rec.predict_batch(arrays, rec.sample_rate, batch_size=batch_size,
-                                                 classify=classify) if arrays else [])
-                for p, x in loaded:
-                    pred = next(batched) if isinstance(x, np.ndarray) else x
-                    if as_json:
-                        click.echo(json.dumps({"path": str(p), **pred.to_dict(timestamps=timestamps)},
-                                              ensure_ascii=False))
-                    else:
-                        click.echo(_plain(p, pred, timestamps))
-            bar.update(len(group))
+        for outcome in rec.predict_each(paths, batch_size=batch_size, classify=classify,
+                                        progress=lambda done, total: bar.update(1)):
+            if outcome.prediction is None:
+                failed += 1
+                click.echo(f"error: {outcome.input}: {_reason(outcome.error)}", err=True)
+            elif as_json:
+                click.echo(json.dumps({"path": str(outcome.input), **outcome.prediction.to_dict(timestamps=timestamps)},
+                                      ensure_ascii=False))
+            else:
+                click.echo(_plain(Path(outcome.input), outcome.prediction, timestamps))
     if failed:
         click.echo(f"{failed} of {len(paths)} files failed", err=True)
         sys.exit(1)
+
+
+def _reason(error: Optional[Exception]) -> str:
+    """An input's error as a line says it: a PhonedgeError's own message, anything else with its type."""
+    return str(error) if isinstance(error, PhonedgeError) else f"{type(error).__name__}: {error}"
 
 
 def _warn_batching(rec, batch_size: int) -> None:

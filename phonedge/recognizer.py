@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -204,6 +205,72 @@ class Recognizer:
         samples = self.read_audio(audio, sample_rate)
         return self._decoding.prediction(self.logits(samples), samples, decider, return_logits)
 
+    def predict_each(
+        self,
+        inputs: Sequence[AudioInput],
+        sample_rate: Optional[int] = None,
+        *,
+        batch_size: int = 1,
+        labels: Optional[Sequence[ClassLabel]] = None,
+        classify: Classify = "ctc",
+        progress: Optional[Callable[[int, int], None]] = None,
+    ) -> Iterator[Outcome]:
+        """Transcribe many inputs, lazily and in order, one :class:`Outcome` each; a bad input never stops the rest.
+
+        Each prediction is what :meth:`predict` gives for that input: inputs share ONNX calls only
+        where :attr:`batch_policy` leaves results unchanged, and long files are read in blocks.
+        An input that fails (any exception) gets an Outcome with the error instead of a
+        prediction; ``progress(done, total)`` is called after each input.
+
+        Raises:
+            PhonedgeError: ``classify`` or ``batch_size`` is impossible (before any input is read).
+        """
+        decider = self._decoding.decider(labels, classify)
+        if batch_size < 1:
+            raise PhonedgeError(f"batch_size must be >= 1, got {batch_size}")
+        done = 0
+        for start in range(0, len(inputs), batch_size):
+            group = list(inputs[start : start + batch_size])
+            outcomes: list[Optional[Outcome]] = [None] * len(group)
+            arrays: list[tuple[int, NDArray[np.float32]]] = []
+            for i, item in enumerate(group):
+                try:
+                    if isinstance(item, (str, os.PathLike)) and longform.reads_in_blocks(self, item, sample_rate):
+                        outcomes[i] = Outcome(item, longform.predict_file(self, item, decider))
+                    else:
+                        arrays.append((i, self.read_audio(item, sample_rate)))
+                except Exception as exc:  # one odd input (a codec or ONNX Runtime failure too) never stops the rest
+                    outcomes[i] = Outcome(item, error=exc)
+            for i, prediction in self._predict_arrays(arrays, batch_size, decider):
+                outcomes[i] = Outcome(group[i], prediction) if isinstance(prediction, Prediction) else \
+                    Outcome(group[i], error=prediction)
+            for outcome in outcomes:
+                assert outcome is not None
+                done += 1
+                if progress is not None:
+                    progress(done, len(inputs))
+                yield outcome
+
+    def _predict_arrays(
+        self, arrays: list[tuple[int, NDArray[np.float32]]], batch_size: int, decider: ClassDecider
+    ) -> list[tuple[int, Union[Prediction, Exception]]]:
+        """Predictions of read inputs, batched; if a batch fails, each input alone, so only the bad one fails."""
+        if not arrays:
+            return []
+        try:
+            logits = self._batched_logits([x for _, x in arrays], batch_size)
+            return [(i, self._decoding.prediction(lg, x, decider)) for (i, x), lg in zip(arrays, logits)]
+        except Exception as exc:
+            if len(arrays) == 1:
+                return [(arrays[0][0], exc)]
+        results: list[tuple[int, Union[Prediction, Exception]]] = []
+        for i, x in arrays:
+            try:
+                results.append((i, self._decoding.prediction(self.logits(x), x, decider)))
+            except Exception as exc:
+                results.append((i, exc))
+        return results
+
     def align(
         self,
         audio: AudioInput,
@@ -242,6 +309,15 @@ class Recognizer:
         items = [self.read_audio(a, sample_rate) for a in audios]
         all_logits = self._batched_logits(items, batch_size)
         return [self._decoding.prediction(lg, x, decider, return_logits) for lg, x in zip(all_logits, items)]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one input of :meth:`Recognizer.predict_each`: its prediction, or the error that stopped it."""
+
+    input: AudioInput
+    prediction: Optional[Prediction] = None
+    error: Optional[Exception] = None
 
 
 def _renamed(old: str, new: str) -> None:

@@ -45,6 +45,7 @@ def _public_types(func: typing.Callable[..., object]) -> set[str]:
 
 @pytest.mark.parametrize("func", [
     phonedge.load, phonedge.Recognizer.predict, phonedge.Recognizer.predict_batch, phonedge.Recognizer.stream,
+    phonedge.Recognizer.predict_each, phonedge.Recognizer.align,
     phonedge.Stream.__init__, phonedge.Stream.accept,
 ])
 def test_types_in_public_signatures_are_exported(func: typing.Callable[..., object]) -> None:

@@ -15,16 +15,15 @@ def open_path(path: str) -> str:
     return os.path.abspath(path)
 
 
-def predict_row(recognizer: Any, path: str, opened: str, digest: str, classify: str = "ctc") -> Row:
-    """The row of one input: transcribed, or the reason it failed (never an exception)."""
-    try:
-        return ok_row(path, recognizer.predict(opened, classify=classify), digest)
-    except PhonedgeError as exc:
-        return error_row(path, str(exc), digest)
-    except Exception as exc:  # one odd file (an ONNX Runtime failure, a codec crash) must not stop a corpus
-        return error_row(path, f"{type(exc).__name__}: {exc}", digest)
-
-
 def predict_rows(recognizer: Any, items: Iterable[tuple[str, str]], digest: str, classify: str = "ctc") -> list[Row]:
-    """Rows of (path, opened path) items, in order."""
-    return [predict_row(recognizer, path, opened, digest, classify) for path, opened in items]
+    """Rows of (path, opened path) items, in order: transcribed, or the reason each failed (never an exception)."""
+    pairs = list(items)
+    rows = []
+    for (path, _opened), outcome in zip(pairs, recognizer.predict_each([o for _, o in pairs], classify=classify)):
+        if outcome.prediction is not None:
+            rows.append(ok_row(path, outcome.prediction, digest))
+        elif isinstance(outcome.error, PhonedgeError):
+            rows.append(error_row(path, str(outcome.error), digest))
+        else:  # one odd file (an ONNX Runtime failure, a codec crash) must not stop a corpus
+            rows.append(error_row(path, f"{type(outcome.error).__name__}: {outcome.error}", digest))
+    return rows
