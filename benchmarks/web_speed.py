@@ -100,6 +100,8 @@ def chromium_times(bundle: Path, samples: Path, threads: int, repeats: int) -> d
             options.add_argument(flag)
         browser = webdriver.Chrome(options=options, service=Service(executable_path=driver))
         peak = RendererPeak(browser.service.process.pid)
+        # A page busy in WebAssembly answers WebDriver late; a loaded machine needs more than the default 120 s.
+        browser.command_executor._client_config.timeout = 900
         try:
             lengths = ",".join(str(s * 16000) for s in SECONDS)
             browser.get(f"http://127.0.0.1:{server.server_address[1]}/bench.html?threads={threads}"
@@ -179,6 +181,20 @@ def memory_lines(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def markdown(meta: dict[str, Any]) -> str:
+    """The RESULTS.md section of one run."""
+    return (f"## On the device: JavaScript (web/) against Python\n\n"
+            f"`python -m benchmarks.web_speed` ({meta['date']}, CPU: {meta['cpu']}, a machine shared with other work, "
+            f"load average at the {meta.get('load_average_when', 'start')} {meta['load_average']}; "
+            f"Node {meta['node']}, onnxruntime-node and -web "
+            f"{meta['ort_js']}, Python onnxruntime {meta['ort_python']}). `predict` on the same 16 kHz samples (FSDD "
+            f"test utterances joined), minimum (median) of {meta['repeats']} calls after {WARMUP} warm-up calls; "
+            "× = the minimum over Python's at the same thread count. Chromium: headless Debian Chromium, the page "
+            "cross-origin isolated (several wasm threads allowed).\n\n"
+            + (f"{meta['note']}\n\n" if meta.get("note") else "")
+            + table(meta["rows"]) + "\n\n" + memory_lines(meta["rows"]) + "\n")
+
+
 def main() -> int:
     """Run every backend on every bundle and thread count; print the table, write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -187,8 +203,20 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--no-chromium", dest="chromium", action="store_false", help="Node and Python only.")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "web_speed.json")
+    parser.add_argument("--results-md", type=Path, default=None, help="Put the section 'web-speed' into this file.")
+    parser.add_argument("--render", type=Path, default=None, help="Only render an earlier run's JSON.")
+    parser.add_argument("--note", default="", help="A line on the bundles, kept with the results.")
     args = parser.parse_args()
+    from benchmarks import sections
     from benchmarks.environment import cpu_line, load_average
+
+    if args.render:
+        meta = json.loads(args.render.read_text(encoding="utf-8"))
+        print(markdown(meta))
+        if args.results_md:
+            sections.write("web-speed", markdown(meta), args.results_md)
+        return 0
+    start_load = load_average()
 
     x = audio(max(SECONDS))
     rows = []
@@ -197,19 +225,25 @@ def main() -> int:
         x.astype("<f4").tofile(samples)
         for bundle in args.bundle:
             for threads in args.threads:
-                runs = [python_times(bundle, x, threads, args.repeats)]
+                runs: list[dict[str, Any] | None] = [python_times(bundle, x, threads, args.repeats)]
                 runs += [node_times(bundle, samples, backend, threads, args.repeats) for backend in ("node", "web")]
                 if args.chromium:
                     runs.append(chromium_times(bundle, samples, threads, args.repeats))
                 for run in filter(None, runs):
                     rows.append({**run, "bundle": bundle.name})
                     print(json.dumps(rows[-1]), file=sys.stderr)
-    md = table(rows) + "\n\n" + memory_lines(rows)
-    print(md)
-    meta = {"cpu": cpu_line(), "load_average": load_average(), "node": subprocess.run(
-        ["node", "--version"], capture_output=True, text=True).stdout.strip(), "rows": rows, "table": md}
+    import onnxruntime
+
+    lock = json.loads((REPO / "web" / "package-lock.json").read_text(encoding="utf-8"))
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": cpu_line(), "load_average": start_load,
+            "node": subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip(),
+            "ort_js": lock["packages"]["node_modules/onnxruntime-web"]["version"],
+            "ort_python": onnxruntime.__version__, "repeats": args.repeats, "note": args.note, "rows": rows}
+    print(markdown(meta))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    if args.results_md:
+        sections.write("web-speed", markdown(meta), args.results_md)
     return 0
 
 
