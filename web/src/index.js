@@ -1,8 +1,10 @@
 // phonedge in JavaScript: run a phonedge bundle with ONNX Runtime (web or Node) and get the Python runtime's answers.
 export { load, Recognizer } from './recognizer.js';
-export { Stream } from './stream.js';
+export { Stream, streamOptions, eventToDict, STREAM_DEFAULTS } from './stream.js';
+export { Decoding } from './decoding.js';
 export { ChunkPlan } from './chunking.js';
+export { FrameGrid } from './grid.js';
 export { decodeWav, resample } from './audio.js';
-export { predictionToDict } from './result.js';
+export { predictionToDict, labelFields } from './result.js';
 export { pyDumps } from './pyjson.js';
 export * from './errors.js';

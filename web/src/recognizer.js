@@ -22,7 +22,9 @@ export class Recognizer {
     if (missing.length) {
       throw new ModelBundleError(`${location}: the manifest names graph inputs ${missing} that the ONNX file lacks; export again`);
     }
-    this.decoding = new Decoding(manifest, manifest.tokenizer.vocab.length, threshold);
+    // The graph's logits width (ids past the vocabulary decode as the unknown token), else the vocabulary's.
+    const classes = runner.numClasses(manifest.graph.output) ?? manifest.tokenizer.vocab.length;
+    this.decoding = new Decoding(manifest, classes, threshold);
   }
 
   /** The sample rate the model expects. */
@@ -37,11 +39,7 @@ export class Recognizer {
 
   /** Logits {data, frames, classes} of one window of samples at the model rate, normalised on its own. */
   async windowLogits(window) {
-    const out = await this.runner.run(normalize(window, runtimeNormalizes(this.manifest.audio)), this.manifest.graph.output);
-    if (out.classes !== this.decoding.classes) {
-      this.decoding = new Decoding(this.manifest, out.classes, this.decoding.threshold);  // ids past the vocabulary
-    }
-    return out;
+    return this.runner.run(normalize(window, runtimeNormalizes(this.manifest.audio)), this.manifest.graph.output);
   }
 
   /** Logits of samples at the model rate, in windows when long (each normalised on its own). */

@@ -39,6 +39,14 @@ export class GraphRunner {
     this.outputName = session.outputNames[0];
   }
 
+  /** The logits width the graph declares for OUTPUT (null when its shape leaves it symbolic). */
+  numClasses(output = this.outputName) {
+    const meta = this.session.outputMetadata;
+    const entry = Array.isArray(meta) ? meta.find((m) => m.name === output) : meta?.[output];
+    const last = entry?.shape?.[entry.shape.length - 1];
+    return Number.isInteger(last) ? last : null;
+  }
+
   async run(values, outputName = this.outputName) {
     const { Tensor } = this.ort;
     const feeds = { input_values: new Tensor('float32', values, [1, values.length]) };
