@@ -62,7 +62,7 @@ def test_random_frame_sizes_reach_the_stream_unchanged(rec: phonedge.Recognizer)
         assert kinds[-1] == "summary" and kinds[-2] == "final" and set(kinds[:-2]) <= {"partial"}
         summary = msgs[-1]
         assert summary["reason"] == "stop" and summary["audio_seconds"] == pytest.approx(24000 / 22050, abs=1e-4)
-        assert summary["finals"] == [{"text": "24000 samples", "label": None, "start": 0.0, "end": 1.5}]
+        assert summary["finals"] == [{"text": "24000 samples", "label": None, "label_reason": None, "start": 0.0, "end": 1.5}]
 
 
 @pytest.mark.parametrize("first, words", [
@@ -206,7 +206,7 @@ def test_real_stream_finals_match_predict(reference_bundles: dict[str, Path]) ->
     assert [m for m in msgs if m["kind"] == "final"] == expected
     for f, (start, end) in zip(finals, spans):
         assert f["start"] <= end and f["end"] >= start
-    assert msgs[-1]["finals"] == [{k: m[k] for k in ("text", "label", "start", "end")}
+    assert msgs[-1]["finals"] == [{k: m[k] for k in ("text", "label", "label_reason", "start", "end")}
                                   for m in msgs if m["kind"] == "final"]
 
 
