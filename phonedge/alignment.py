@@ -19,13 +19,22 @@ from numpy.typing import NDArray
 
 from . import gop, lattice
 from .ctc import transcript_ids
-from .errors import AlignmentError, AlignmentTooShortError, EmptyTranscriptError, UnknownLabelError
+from .errors import (
+    AlignmentError,
+    AlignmentTooLongError,
+    AlignmentTooShortError,
+    EmptyTranscriptError,
+    UnknownLabelError,
+)
 from .decoding import Decoding
 from .manifest import ClassLabel, Manifest, TokenizerSpec
 from .scoring import log_softmax
 
 STAR_PENALTY = 1.0  # nats per frame a star (extra speech) frame costs beyond the frame's best unit
 DELETED = ""  # AlignedUnit.preferred when the model prefers no unit at that place
+# The scores keep a forward and a backward table (frames x states, float64): at most this much.
+# Times alone need no tables; their back-pointers are bounded by lattice.viterbi's checkpoints.
+MAX_SCORE_TABLE_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -138,6 +147,7 @@ def align_log_probs(
     Raises:
         EmptyTranscriptError: IDS is empty.
         AlignmentTooShortError: fewer frames than the transcript needs.
+        AlignmentTooLongError: SCORES asked for over more frames and units than MAX_SCORE_TABLE_BYTES allows.
     """
     lp = np.asarray(log_probs, dtype=np.float64)
     target = np.asarray(ids, dtype=np.int64)
@@ -149,6 +159,13 @@ def align_log_probs(
             f"the audio gives {frames} frames ({frames * frame_seconds:.3f} s) but the transcript "
             f"{transcript or list(ids)!r} needs at least {need} (one per unit, plus one between repeats); "
             "give longer audio or a shorter transcript"
+        )
+    table_bytes = 2 * frames * (2 * target.size + 1 + 2 * star) * 8
+    if scores and table_bytes > MAX_SCORE_TABLE_BYTES:
+        raise AlignmentTooLongError(
+            f"per-unit scores for {target.size} units over {frames} frames need {table_bytes / 2**30:.1f} GiB of "
+            f"tables (the limit is {MAX_SCORE_TABLE_BYTES / 2**30:.1f} GiB): pass scores=False (--no-scores) for "
+            "the times alone, or align shorter pieces"
         )
     star_column = lp.shape[1] if star else None
     if star:

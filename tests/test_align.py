@@ -95,6 +95,16 @@ def test_errors_name_the_problem() -> None:
     assert issubclass(AlignmentTooShortError, AlignmentError) and issubclass(AlignmentError, ValueError)
 
 
+def test_scores_refuse_what_would_not_fit_and_times_still_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    from phonedge import alignment
+
+    monkeypatch.setattr(alignment, "MAX_SCORE_TABLE_BYTES", 1000)
+    lp = _peaks([(3, 1), (8, 2), (12, 3)], 16)
+    with pytest.raises(phonedge.AlignmentTooLongError, match="pass scores=False"):
+        _align(lp, [1, 2, 3])
+    assert [u.start_frame for u in _align(lp, [1, 2, 3], scores=False).units] == [3, 8, 12]
+
+
 def test_candidates_skip_blank_and_special_tokens() -> None:
     from phonedge.manifest import TokenizerSpec
 
