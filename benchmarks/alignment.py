@@ -163,6 +163,36 @@ def cost_10s(bundle: Path, files: list[Path], threads: int, runs: int) -> dict[s
             "times_only_ratio_min": times_best / predict_best}
 
 
+def long_times_only(minutes: float, seed: int = 0) -> dict[str, Any]:
+    """Times-only alignment of MINUTES of synthetic peaky log-probs (a phoneme every 10 frames on average).
+
+    Run it in a fresh process (``--long-minutes``): the peak RSS is the process's, input included.
+    """
+    import resource
+
+    from phonedge.alignment import align_log_probs
+    from phonedge.scoring import log_softmax
+
+    rng = np.random.default_rng(seed)
+    frames, vocab = int(minutes * 60 * 50), 23
+    units = frames // 10
+    target = rng.integers(4, vocab, size=units)
+    logits = rng.normal(size=(frames, vocab)).astype(np.float32)
+    logits[:, 0] += 6
+    spikes = np.sort(rng.choice(frames, size=units, replace=False))
+    logits[spikes, target] += 12
+    log_probs = log_softmax(logits).astype(np.float32)
+    del logits
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    start = time.perf_counter()
+    result = align_log_probs(log_probs, target, [str(i) for i in range(vocab)], 0, 0.02, np.arange(4, vocab),
+                             scores=False)
+    seconds = time.perf_counter() - start
+    return {"minutes": minutes, "frames": frames, "units": units, "seconds": seconds,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "rss_before_mib": before,
+            "starts_on_spikes": float(np.mean(np.array([u.start_frame for u in result.units]) == spikes))}
+
+
 def section(results: dict[str, Any]) -> str:
     """The RESULTS.md section."""
     ref, below = results["reference"], results["below_db"]
@@ -253,11 +283,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--below", type=float, default=30.0, help="energy onset threshold below the peak, dB")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--long-minutes", type=float, default=0.0,
+                        help="only time a times-only alignment of this many minutes of synthetic frames, print JSON")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N recordings (0: all)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "alignment.json")
     parser.add_argument("--results-md", default=str(REPO / "benchmarks" / "RESULTS.md"),
                         help="file whose alignment section gets the table (empty: none)")
     args = parser.parse_args(argv)
+    if args.long_minutes:
+        print(json.dumps(long_times_only(args.long_minutes)))
+        return 0
     files = test_files(args.fsdd)
     if not files:
         print(f"no FSDD test recordings under {args.fsdd}", file=sys.stderr)

@@ -56,3 +56,8 @@ def labelled_digits(layer_bundle: Path, tmp_path: Path) -> tuple[Path, Path]:
         for index in (0, 1, 7):
             sf.write(folder / f"{digit}_spk_{index}.wav", rng.normal(0, 0.1, RATE // 2).astype(np.float32), RATE)
     return bundle, folder
+
+
+def test_long_times_only_finds_the_planted_spikes() -> None:
+    result = bench.long_times_only(0.2)
+    assert result["frames"] == 600 and result["units"] == 60 and result["starts_on_spikes"] > 0.9
