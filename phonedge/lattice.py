@@ -197,9 +197,14 @@ def _best_step(
     delta: NDArray[np.float64], emissions: NDArray[np.float64], can_skip: NDArray[np.bool_]
 ) -> tuple[NDArray[np.float64], NDArray[np.int8]]:
     """One frame of the Viterbi recursion: the new scores and each state's move (0 stay, 1 step, 2 skip)."""
-    moves = np.full((3, delta.size), -np.inf)
-    moves[0] = delta
-    moves[1, 1:] = delta[:-1]
-    moves[2, 2:] = np.where(can_skip[2:], delta[:-2], -np.inf)
-    choice = moves.argmax(axis=0)
-    return np.take_along_axis(moves, choice[None, :], axis=0)[0] + emissions, choice.astype(np.int8)
+    step = np.empty_like(delta)
+    step[0] = -np.inf
+    step[1:] = delta[:-1]
+    skip = np.full_like(delta, -np.inf)
+    skip[2:] = np.where(can_skip[2:], delta[:-2], -np.inf)
+    # Strict comparisons keep the tie order: stay, then step, then skip.
+    choice = (step > delta).astype(np.int8)
+    best = np.maximum(delta, step)
+    jump = skip > best
+    choice[jump] = 2
+    return np.where(jump, skip, best) + emissions, choice
