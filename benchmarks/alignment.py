@@ -320,6 +320,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.cost_bundle.is_dir():
         results["cost_10s"] = cost_10s(args.cost_bundle, test_files(args.fsdd), args.threads, args.runs)
     results["load_average"] = load_average()
+    if args.out.is_file():  # the long run (--long-minutes) is its own: keep its figures
+        previous = json.loads(args.out.read_text(encoding="utf-8"))
+        if "long" in previous:
+            results["long"] = previous["long"]
     text = section(results)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
