@@ -7,6 +7,7 @@ from .decide import Classify
 from .decoding import Decoding, LogitsEngine
 from .errors import (
     AlignmentError,
+    AlignmentTooLongError,
     AlignmentTooShortError,
     AudioDecodeError,
     AudioError,
@@ -76,6 +77,7 @@ __all__ = [
     "MicrophoneError",
     "AlignmentError",
     "AlignmentTooShortError",
+    "AlignmentTooLongError",
     "EmptyTranscriptError",
     "UnknownUnitError",
     "UnknownLabelError",

@@ -19,13 +19,22 @@ from numpy.typing import NDArray
 
 from . import gop, lattice
 from .ctc import transcript_ids
-from .errors import AlignmentError, AlignmentTooShortError, EmptyTranscriptError, UnknownLabelError
-from .ctc import CTCDecoder
+from .errors import (
+    AlignmentError,
+    AlignmentTooLongError,
+    AlignmentTooShortError,
+    EmptyTranscriptError,
+    UnknownLabelError,
+)
+from .decoding import Decoding
 from .manifest import ClassLabel, Manifest, TokenizerSpec
 from .scoring import log_softmax
 
 STAR_PENALTY = 1.0  # nats per frame a star (extra speech) frame costs beyond the frame's best unit
 DELETED = ""  # AlignedUnit.preferred when the model prefers no unit at that place
+# The scores keep a forward and a backward table (frames x states, float64): at most this much.
+# Times alone need no tables; their back-pointers are bounded by lattice.viterbi's checkpoints.
+MAX_SCORE_TABLE_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -36,7 +45,7 @@ class AlignedUnit:
     id: int
     start: float
     end: float
-    score: float  # GOP-SF: posterior of this unit here against every substitution and the deletion
+    score: Optional[float]  # GOP-SF: posterior of this unit here against its substitutions and deletion
     preferred: Optional[str]  # the unit the model prefers here, DELETED for none; None when it is this one
     start_frame: int
     end_frame: int
@@ -44,7 +53,7 @@ class AlignedUnit:
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form, times rounded to 0.1 ms."""
         return {"text": self.text, "id": self.id, "start": round(self.start, 4), "end": round(self.end, 4),
-                "score": round(self.score, 6), "preferred": self.preferred}
+                "score": None if self.score is None else round(self.score, 6), "preferred": self.preferred}
 
 
 @dataclass(frozen=True)
@@ -52,15 +61,16 @@ class Alignment:
     """A transcript aligned to one utterance.
 
     ``score`` is the geometric mean of the units' scores and ``log_score`` its log (it ranks
-    transcripts where ``score`` underflows to 0); ``log_likelihood`` the transcript's CTC
-    log-likelihood (every alignment summed) and ``path_log_prob`` the best path's. ``label`` and
-    ``name`` are set when a class label was aligned.
+    transcripts where ``score`` underflows to 0), both None when scores were not asked for;
+    ``log_likelihood`` is the transcript's CTC log-likelihood (every alignment summed; with star
+    states it counts their frames' scores too) and ``path_log_prob`` the best path's. ``label``
+    and ``name`` are set when a class label was aligned.
     """
 
     transcript: str
     units: list[AlignedUnit]
-    score: float
-    log_score: float
+    score: Optional[float]
+    log_score: Optional[float]
     log_likelihood: float
     path_log_prob: float
     duration: float
@@ -83,7 +93,7 @@ class Alignment:
         if self.label is not None:
             out["label"] = self.label
             out["name"] = self.name
-        out.update({"score": round(self.score, 6), "log_score": round(self.log_score, 4),
+        out.update({"score": _round(self.score, 6), "log_score": _round(self.log_score, 4),
                     "log_likelihood": round(self.log_likelihood, 4), "path_log_prob": round(self.path_log_prob, 4),
                     "duration": round(self.duration, 6), "units": [u.to_dict() for u in self.units]})
         return out
@@ -102,7 +112,7 @@ class Recognizer(Protocol):
     def labels(self) -> list[ClassLabel]: ...
 
     @property
-    def decoder(self) -> CTCDecoder: ...
+    def decoding(self) -> Decoding: ...
 
     def read_audio(self, audio: Any, sample_rate: Optional[int] = None) -> NDArray[np.float32]: ...
 
@@ -129,6 +139,7 @@ def align_log_probs(
     *,
     transcript: str = "",
     star: bool = False,
+    scores: bool = True,
     duration: Optional[float] = None,
 ) -> Alignment:
     """Align token IDS to (T, V) LOG_PROBS; TOKENS[id] is each id's text, FRAME_SECONDS the frame stride.
@@ -136,6 +147,7 @@ def align_log_probs(
     Raises:
         EmptyTranscriptError: IDS is empty.
         AlignmentTooShortError: fewer frames than the transcript needs.
+        AlignmentTooLongError: SCORES asked for over more frames and units than MAX_SCORE_TABLE_BYTES allows.
     """
     lp = np.asarray(log_probs, dtype=np.float64)
     target = np.asarray(ids, dtype=np.int64)
@@ -148,28 +160,41 @@ def align_log_probs(
             f"{transcript or list(ids)!r} needs at least {need} (one per unit, plus one between repeats); "
             "give longer audio or a shorter transcript"
         )
+    table_bytes = 2 * frames * (2 * target.size + 1 + 2 * star) * 8
+    if scores and table_bytes > MAX_SCORE_TABLE_BYTES:
+        raise AlignmentTooLongError(
+            f"per-unit scores for {target.size} units over {frames} frames need {table_bytes / 2**30:.1f} GiB of "
+            f"tables (the limit is {MAX_SCORE_TABLE_BYTES / 2**30:.1f} GiB): pass scores=False (--no-scores) for "
+            "the times alone, or align shorter pieces"
+        )
     star_column = lp.shape[1] if star else None
     if star:
         lp = lattice.with_star_column(lp, STAR_PENALTY)
     grid = lattice.build(target[None, :], blank, star_column)
     best, path = lattice.viterbi(lp, grid)
-    scores = gop.position_scores(lp, target, blank, candidates, star_column)
+    if scores:
+        found = gop.position_scores(lp, target, blank, candidates, star_column)
+        posteriors, rivals, log_likelihood = found.log_posterior, found.best, found.log_likelihood
+        mean: Optional[float] = float(posteriors.mean())
+    else:
+        posteriors, rivals = np.full(target.size, np.nan), target
+        log_likelihood, mean = float(lattice.forward(lp, grid)[0]), None
     label_states = (1 if star else 0) + 2 * np.arange(target.size) + 1
     starts, ends = _spans(path, label_states)
     units = [
         AlignedUnit(
             text=tokens[int(unit)], id=int(unit), start=float(s * frame_seconds), end=float(e * frame_seconds),
-            score=float(np.exp(post)), preferred=_preferred(int(rival), int(unit), tokens),
+            score=float(np.exp(post)) if scores else None, preferred=_preferred(int(rival), int(unit), tokens),
             start_frame=int(s), end_frame=int(e),
         )
-        for unit, s, e, post, rival in zip(target, starts, ends, scores.log_posterior, scores.best)
+        for unit, s, e, post, rival in zip(target, starts, ends, posteriors, rivals)
     ]
     return Alignment(
         transcript=transcript or " ".join(u.text for u in units),
         units=units,
-        score=float(np.exp(scores.log_posterior.mean())),
-        log_score=float(scores.log_posterior.mean()),
-        log_likelihood=scores.log_likelihood,
+        score=None if mean is None else float(np.exp(mean)),
+        log_score=mean,
+        log_likelihood=log_likelihood,
         path_log_prob=best,
         duration=frames * frame_seconds if duration is None else duration,
     )
@@ -184,6 +209,7 @@ def align(
     label: Union[str, int, None] = None,
     labels: Optional[Sequence[ClassLabel]] = None,
     star: bool = False,
+    scores: bool = True,
 ) -> Alignment:
     """Align a transcript (in the tokenizer's units) or a class label's transcript to one utterance.
 
@@ -194,6 +220,8 @@ def align(
         label: a class label whose transcript the bundle (or ``labels``) carries.
         labels: classes to look ``label`` up in; default the bundle's.
         star: let extra speech before and after the transcript go unaligned.
+        scores: compute each unit's GOP-SF score (most of the cost on long transcripts); False
+            gives only the times (scores None).
 
     Raises:
         AlignmentError: neither or both of transcript and label given; its subclasses for an
@@ -203,7 +231,7 @@ def align(
     """
     chosen = resolve(recognizer, transcript, label, labels)
     samples = recognizer.read_audio(audio, sample_rate)
-    return align_logits(recognizer, recognizer.logits(samples), len(samples), chosen, star=star)
+    return align_logits(recognizer, recognizer.logits(samples), len(samples), chosen, star=star, scores=scores)
 
 
 def resolve(
@@ -231,26 +259,37 @@ def resolve(
 
 
 def align_logits(
-    recognizer: Recognizer, logits: NDArray[np.floating], n_samples: int, chosen: ClassLabel, *, star: bool = False
+    recognizer: Recognizer,
+    logits: NDArray[np.floating],
+    n_samples: int,
+    chosen: ClassLabel,
+    *,
+    star: bool = False,
+    scores: bool = True,
 ) -> Alignment:
     """The Alignment of CHOSEN's transcript (from :func:`resolve`) to one utterance's logits."""
     spec = recognizer.manifest.tokenizer
-    tokens = recognizer.decoder.tokens
+    tokens = recognizer.decoding.ctc.tokens
     audio = recognizer.manifest.audio
     result = align_log_probs(
         log_softmax(np.asarray(logits, dtype=np.float32)),
         transcript_ids(spec, chosen.transcript),
         tokens,
         spec.blank_id,
-        audio.frame_stride / audio.sample_rate,
+        recognizer.decoding.grid.step,
         candidate_ids(spec, len(tokens)),
         transcript=" ".join(chosen.transcript.split()),
         star=star,
+        scores=scores,
         duration=n_samples / audio.sample_rate,
     )
     if chosen.label:
         return replace(result, label=chosen.label, name=chosen.name)
     return result
+
+
+def _round(value: Optional[float], digits: int) -> Optional[float]:
+    return None if value is None else round(value, digits)
 
 
 def _spans(path: NDArray[np.int64], label_states: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:

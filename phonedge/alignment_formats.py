@@ -21,10 +21,11 @@ def to_json(alignment: Alignment, name: str) -> str:
 
 
 def to_ctm(alignment: Alignment, name: str, channel: str = "1") -> str:
-    """CTM lines ``name channel start duration unit score``, one per unit (start and duration in seconds)."""
+    """CTM lines ``name channel start duration unit [score]``, one per unit (start and duration in seconds)."""
     lines = []
     for start, end, unit in _boundaries(alignment):
-        lines.append(f"{name} {channel} {start:.{DIGITS}f} {end - start:.{DIGITS}f} {unit.text} {unit.score:.4f}")
+        score = "" if unit.score is None else f" {unit.score:.4f}"
+        lines.append(f"{name} {channel} {start:.{DIGITS}f} {end - start:.{DIGITS}f} {unit.text}{score}")
     return "\n".join(lines) + "\n"
 
 

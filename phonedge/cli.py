@@ -234,11 +234,12 @@ def eval_command(bundle: Optional[str], eval_manifest: str, fmt: str, tradeoff: 
 @click.option("--output", "-o", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Write one file per input here (needed for textgrid); else print to stdout.")
 @click.option("--star", is_flag=True, help="Let extra speech before and after the transcript go unaligned.")
+@click.option("--no-scores", is_flag=True, help="Times only: skip the per-phoneme GOP scores (faster on long audio).")
 @threads_option
 @provider_option
 def align_command(inputs: tuple[str, ...], model: Optional[str], text: Optional[str], label: Optional[str],
-                  table: Optional[str], fmt: str, out_dir: Optional[str], star: bool, threads: int,
-                  provider: str) -> None:
+                  table: Optional[str], fmt: str, out_dir: Optional[str], star: bool, no_scores: bool,
+                  threads: int, provider: str) -> None:
     """Align a transcript to audio FILES: where each phoneme starts and ends, and how well it was said."""
     from .alignment_formats import to_ctm, to_json, write
 
@@ -265,7 +266,7 @@ def align_command(inputs: tuple[str, ...], model: Optional[str], text: Optional[
     failed = 0
     for path, transcript, class_label in jobs:
         try:
-            result = rec.align(path, transcript=transcript, label=class_label, star=star)
+            result = rec.align(path, transcript=transcript, label=class_label, star=star, scores=not no_scores)
             if out_dir is not None:
                 write(result, fmt, Path(out_dir), Path(path).stem, str(path))
             else:

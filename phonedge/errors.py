@@ -97,3 +97,7 @@ class UnknownLabelError(AlignmentError):
 
 class AlignmentTooShortError(AlignmentError):
     """The audio has fewer frames than the transcript needs (one per unit, plus one between repeats)."""
+
+
+class AlignmentTooLongError(AlignmentError):
+    """Per-unit scores over this many frames and units would need more memory than allowed (times alone do not)."""

@@ -147,29 +147,30 @@ def _reverse_skips(can_skip: NDArray[np.bool_]) -> NDArray[np.bool_]:
     return reverse
 
 
-def viterbi(log_probs: NDArray[np.float64], lattice: Lattice) -> tuple[float, NDArray[np.int64]]:
+def viterbi(
+    log_probs: NDArray[np.float64], lattice: Lattice, max_back_bytes: int = 1 << 26
+) -> tuple[float, NDArray[np.int64]]:
     """The best path through one lattice: its log-probability and its state at every frame.
 
     Ties go to staying, then stepping, then skipping, and to the last end state. Returns
-    ``(-inf, empty)`` when no path fits. Memory: one byte per frame and state for the back-pointers.
+    ``(-inf, empty)`` when no path fits. Back-pointers take one byte per frame and state; past
+    MAX_BACK_BYTES the search keeps the scores of every K-th frame only (K about the square root
+    of the frames) and recomputes one stretch of K frames at a time while tracing back: the same
+    path, in memory of order sqrt(frames) x states, for twice the time.
     """
     columns, can_skip = lattice.columns[0], lattice.can_skip[0]
     states = columns.size
     frames = log_probs.shape[0]
     if frames == 0:
         return float("-inf"), np.zeros(0, dtype=np.int64)
-    back = np.zeros((frames, states), dtype=np.int8)
+    every = frames if frames * states <= max_back_bytes else max(2, int(np.ceil(np.sqrt(frames))))
     delta = np.full(states, -np.inf)
     delta[: lattice.first] = log_probs[0][columns[: lattice.first]]
-    moves = np.full((3, states), -np.inf)
-    index = np.arange(states)
+    saved = {0: delta}  # the scores at frames 0, K, 2K, ...
     for t in range(1, frames):
-        moves[0] = delta
-        moves[1, 1:] = delta[:-1]
-        moves[2, 2:] = np.where(can_skip[2:], delta[:-2], -np.inf)
-        choice = moves.argmax(axis=0)
-        back[t] = choice
-        delta = moves[choice, index] + log_probs[t][columns]
+        delta, _ = _best_step(delta, log_probs[t][columns], can_skip)
+        if t % every == 0:
+            saved[t] = delta
     tail = delta[states - lattice.last :]
     end = states - lattice.last + int(tail.size - 1 - np.argmax(tail[::-1]))
     score = float(delta[end])
@@ -177,6 +178,33 @@ def viterbi(log_probs: NDArray[np.float64], lattice: Lattice) -> tuple[float, ND
         return float("-inf"), np.zeros(0, dtype=np.int64)
     path = np.empty(frames, dtype=np.int64)
     path[-1] = end
-    for t in range(frames - 1, 0, -1):
-        path[t - 1] = path[t] - back[t, path[t]]
+    stop = frames - 1
+    for start in sorted(saved, reverse=True):
+        if start >= stop:
+            continue
+        # Recompute frames start+1 .. stop from the saved scores, keeping their back-pointers.
+        back = np.empty((stop - start, states), dtype=np.int8)
+        delta = saved[start]
+        for t in range(start + 1, stop + 1):
+            delta, back[t - start - 1] = _best_step(delta, log_probs[t][columns], can_skip)
+        for t in range(stop, start, -1):
+            path[t - 1] = path[t] - back[t - start - 1, path[t]]
+        stop = start
     return score, path
+
+
+def _best_step(
+    delta: NDArray[np.float64], emissions: NDArray[np.float64], can_skip: NDArray[np.bool_]
+) -> tuple[NDArray[np.float64], NDArray[np.int8]]:
+    """One frame of the Viterbi recursion: the new scores and each state's move (0 stay, 1 step, 2 skip)."""
+    step = np.empty_like(delta)
+    step[0] = -np.inf
+    step[1:] = delta[:-1]
+    skip = np.full_like(delta, -np.inf)
+    skip[2:] = np.where(can_skip[2:], delta[:-2], -np.inf)
+    # Strict comparisons keep the tie order: stay, then step, then skip.
+    choice = (step > delta).astype(np.int8)
+    best = np.maximum(delta, step)
+    jump = skip > best
+    choice[jump] = 2
+    return np.where(jump, skip, best) + emissions, choice

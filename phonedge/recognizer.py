@@ -279,12 +279,13 @@ class Recognizer:
         transcript: Optional[str] = None,
         label: Union[str, int, None] = None,
         star: bool = False,
+        scores: bool = True,
     ) -> Alignment:
         """Where each unit of a transcript (or of a class label's transcript) starts and ends, and how well it was said.
 
         See :func:`phonedge.alignment.align` for the arguments and errors.
         """
-        return align(self, audio, sample_rate, transcript=transcript, label=label, star=star)
+        return align(self, audio, sample_rate, transcript=transcript, label=label, star=star, scores=scores)
 
     def predict_batch(
         self,

@@ -95,6 +95,16 @@ def test_errors_name_the_problem() -> None:
     assert issubclass(AlignmentTooShortError, AlignmentError) and issubclass(AlignmentError, ValueError)
 
 
+def test_scores_refuse_what_would_not_fit_and_times_still_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    from phonedge import alignment
+
+    monkeypatch.setattr(alignment, "MAX_SCORE_TABLE_BYTES", 1000)
+    lp = _peaks([(3, 1), (8, 2), (12, 3)], 16)
+    with pytest.raises(phonedge.AlignmentTooLongError, match="pass scores=False"):
+        _align(lp, [1, 2, 3])
+    assert [u.start_frame for u in _align(lp, [1, 2, 3], scores=False).units] == [3, 8, 12]
+
+
 def test_candidates_skip_blank_and_special_tokens() -> None:
     from phonedge.manifest import TokenizerSpec
 
@@ -232,3 +242,15 @@ def test_ctm_and_json_helpers_round_and_clamp() -> None:
     assert json.loads(alignment_formats.to_json(result, "x"))["units"][1]["end"] == 0.18
     short = _align(lp, [1, 2], duration=0.17)
     assert alignment_formats.to_ctm(short, "x").splitlines()[1].split()[2:4] == ["0.1600", "0.0100"]
+
+
+def test_without_scores_the_times_are_the_same(labelled: Path, wav: Path) -> None:
+    rec = phonedge.load(labelled)
+    full, bare = rec.align(wav, label=1), rec.align(wav, label=1, scores=False)
+    assert [(u.start, u.end) for u in bare.units] == [(u.start, u.end) for u in full.units]
+    assert bare.score is None and all(u.score is None and u.preferred is None for u in bare.units)
+    assert bare.log_likelihood == pytest.approx(full.log_likelihood)
+    assert json.loads(bare.to_json())["units"][0]["score"] is None
+    assert len(alignment_formats.to_ctm(bare, "x").split("\n")[0].split()) == 5
+    res = CliRunner().invoke(main, ["align", str(wav), "-m", str(labelled), "--label", "1", "--no-scores"])
+    assert res.exit_code == 0 and json.loads(res.output)["score"] is None

@@ -155,3 +155,17 @@ def test_gop_rivals_equal_their_own_forward(star: bool) -> None:
             assert scores.log_posterior[i] == pytest.approx(min(expected, 0.0), abs=1e-8)
             best = int(np.argmax(rivals))
             assert scores.best[i] == (gop.DELETED if best == len(labels) else labels[best])
+
+
+@pytest.mark.parametrize("star", [False, True])
+def test_checkpointed_viterbi_finds_the_same_path(star: bool) -> None:
+    rng = np.random.default_rng(21 + star)
+    for _ in range(30):
+        lp, target, blank = _case(rng, int(rng.integers(1, 60)), star, exhaustive=False)
+        star_column = lp.shape[1] if star else None
+        if star:
+            lp = lattice.with_star_column(lp, 1.0)
+        grid = lattice.build(target[None, :], blank, star_column)
+        full = lattice.viterbi(lp, grid)
+        low = lattice.viterbi(lp, grid, max_back_bytes=1)
+        assert low[0] == full[0] and low[1].tolist() == full[1].tolist()
