@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 BUNDLE := bundles/reference-int8
 DEMO_FILES := reference/audio/0_jackson_0.wav reference/audio/1_theo_1.wav reference/audio/2_nicolas_2.wav reference/audio/3_yweweler_3.wav
 
-.PHONY: demo test test-runtime test-arm64 bench bench-quick clean browser serve bench-serve fuzz bench-limits
+.PHONY: demo test test-runtime test-arm64 bench bench-quick clean browser serve bench-serve fuzz bench-limits soak
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ bench-serve: $(BUNDLE)/phonedge.json
 fuzz: $(BUNDLE)/phonedge.json
 	PHONEDGE_FUZZ_EXAMPLES=10000 PHONEDGE_FUZZ_BUNDLE=$(BUNDLE) $(PY) -m pytest -q -p no:cacheprovider \
 		tests/test_serve_fuzz.py
+
+# 30 minutes of the serve load round against one server: RSS after each round, finals against the library.
+soak: $(BUNDLE)/phonedge.json
+	$(PY) -m benchmarks.soak --bundle $(BUNDLE) --minutes 30 --write
 
 bench-limits: $(BUNDLE)/phonedge.json
 	$(PY) -m benchmarks.long_file --bundle $(BUNDLE) --write

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -88,8 +87,9 @@ def assert_json_answer(r: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def client(layer_bundle: Path) -> TestClient:
-    rec = phonedge.load(os.environ.get("PHONEDGE_FUZZ_BUNDLE") or layer_bundle, threads=1)
+def client(request: pytest.FixtureRequest) -> TestClient:
+    bundle = os.environ.get("PHONEDGE_FUZZ_BUNDLE") or request.getfixturevalue("layer_bundle")
+    rec = phonedge.load(bundle, threads=1)
     with TestClient(create_app(rec, ServeSettings(**LIMITS)), raise_server_exceptions=False) as c:
         yield c
 
