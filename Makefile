@@ -10,7 +10,7 @@ BUNDLE := bundles/reference-int8
 REJECT_CAL := $(if $(wildcard ../shared/fsdd/recordings/0_george_5.wav),--reject-calibration reference/calibration/calibration.tsv,)
 DEMO_FILES := reference/audio/0_jackson_0.wav reference/audio/1_theo_1.wav reference/audio/2_nicolas_2.wav reference/audio/3_yweweler_3.wav
 
-.PHONY: demo test test-runtime test-arm64 bench bench-quick clean browser praat serve bench-serve web-deps
+.PHONY: demo test test-runtime test-arm64 bench bench-quick clean browser praat serve bench-serve web-deps fuzz bench-limits soak
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,20 @@ serve: $(BUNDLE)/phonedge.json
 
 bench-serve: $(BUNDLE)/phonedge.json
 	$(PY) -m benchmarks.serve_load --bundle $(BUNDLE)
+
+# Issue #23: the server's fuzz run (10,000 seeded Hypothesis cases per surface, reference bundle; found cases
+# become @examples in tests/test_serve_fuzz.py), then long files in blocks and the decoded-audio limits.
+fuzz: $(BUNDLE)/phonedge.json
+	PHONEDGE_FUZZ_EXAMPLES=10000 PHONEDGE_FUZZ_BUNDLE=$(BUNDLE) $(PY) -m pytest -q -p no:cacheprovider \
+		tests/test_serve_fuzz.py
+
+# 30 minutes of the serve load round against one server: RSS after each round, finals against the library.
+soak: $(BUNDLE)/phonedge.json
+	$(PY) -m benchmarks.soak --bundle $(BUNDLE) --minutes 30 --write
+
+bench-limits: $(BUNDLE)/phonedge.json
+	$(PY) -m benchmarks.long_file --bundle $(BUNDLE) --write
+	$(PY) -m benchmarks.serve_limits --bundle $(BUNDLE) --write
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run

@@ -3,8 +3,10 @@
 A file longer than one window is never held whole: libsndfile reads it a block at a time (it
 decodes every format it knows that way), each block is down-mixed and fed to a streaming soxr
 resampler, and the resampled samples go to the same :class:`~phonedge.chunking.WindowCursor` that
-:meth:`Recognizer.logits` uses, so only one window plus one block of samples is held, and the
-logits (1.8 KiB per second of audio for a 23-token vocabulary) are the only thing that grows.
+:meth:`Recognizer.logits` uses, so only one window plus one block of samples is held. What still
+grows with the length is per-frame output: the logits (4.6 KiB a second for a 23-token vocabulary,
+99 MiB for 6 hours) and, while the Prediction is built, the log-probabilities and the class
+decision's float64 copies of them (about 3x the logits more at the peak; benchmarks/long_file.py).
 
 The result is bit-identical to decoding the whole file first: libsndfile's blocks concatenate to
 its one-shot read, the channel mean is taken per frame, soxr's stream equals its one-shot

@@ -7,6 +7,7 @@ import math
 from importlib import resources
 from typing import Any, Optional
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -52,10 +53,14 @@ async def _upload(request: Request, max_bytes: int) -> tuple[bytes, str]:
     """The audio of a request: a multipart form's (first) file, else the raw body."""
     # Any other content type is the audio itself (curl --data-binary labels it x-www-form-urlencoded).
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        async with request.form(max_files=1, max_fields=16, max_part_size=max_bytes) as form:
-            for value in form.values():
-                if not isinstance(value, str):  # a file field (UploadFile); other fields are text
-                    return await value.read(), f"upload {value.filename or 'file'!r}"
+        try:
+            async with request.form(max_files=1, max_fields=16, max_part_size=max_bytes) as form:
+                for value in form.values():
+                    if not isinstance(value, str):  # a file field (UploadFile); other fields are text
+                        return await value.read(), f"upload {value.filename or 'file'!r}"
+        except HTTPException as exc:  # Starlette's plain-text 400 for a malformed form (found by fuzzing)
+            raise BadRequestError(f"malformed multipart body: {exc.detail}; send the audio as a file field "
+                                  "(curl -F file=@a.wav) or as the raw body") from None
         raise BadRequestError("the multipart form holds no file; send the audio as a file field "
                               "(curl -F file=@a.wav)")
     return await request.body(), "request body"

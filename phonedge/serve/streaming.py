@@ -158,6 +158,8 @@ class StreamSession:
         finally:
             for task in (reader, processor):
                 task.cancel()
+                if task.done() and not task.cancelled():
+                    task.exception()  # both may have failed: retrieved, so asyncio logs no "never retrieved"
         try:
             await self.ws.send_text(json.dumps(self._summary(start), ensure_ascii=False))
             await self.ws.close(CLOSE_NORMAL if self.reason == "stop" else CLOSE_POLICY)
