@@ -8,8 +8,9 @@ cuts blocks):
 - Endpointing (:mod:`phonedge.endpoint`) opens a segment at a speech frame, ``pre_speech_s`` before
   it, and closes it once ``endpoint_silence_s`` without speech follows; the segment ends
   ``post_speech_s`` after its last speech frame. The fixed margins keep quiet onsets and endings.
-- While a segment is open, windows anchored at its start (``left_s`` of context, ``hop_s``
-  committed, ``right_s`` tentative) give partials; committed frames are never recomputed.
+- While a segment is open and speech comes, windows give partials: each commits the frames since
+  the last window (``hop_s`` or more, with ``left_s`` of context before them and ``right_s`` of
+  tentative frames after); committed frames are never recomputed, silence within a segment costs nothing.
 - Each closed segment's final is ``Decoding.prediction`` on exactly the segment's samples (=
   ``recognizer.predict`` on them), token times shifted by the segment's start. It is computed as
   soon as the segment's last sample has arrived (``post_speech_s`` after the speech) and held
@@ -47,9 +48,10 @@ class StreamOptions:
     """Settings of a live stream, in seconds unless said (defaults chosen by benchmarks/live_vs_vad.py).
 
     Attributes:
-        left_s, hop_s, right_s: the partials' windows, anchored at the segment's start: left
-            context, the frames each window commits, right context (tentative). Only while a
-            segment is open; cost per second of speech is about (left+hop+right)/hop model-seconds.
+        left_s, hop_s, right_s: the partials' windows: left context, the frames each window
+            commits (at least ``hop_s``: a window waits while no speech comes, then commits all
+            frames since the last one), right context (tentative). Only while a segment is open;
+            cost per second of speech is about (left+hop+right)/hop model-seconds.
         endpoint_silence_s: a run of non-speech frames this long after speech ends the segment.
         pre_speech_s: audio kept before the first speech frame of a segment.
         post_speech_s: audio kept after the last speech frame (at most ``endpoint_silence_s``); the
@@ -67,10 +69,10 @@ class StreamOptions:
     """
 
     left_s: float = 0.1
-    hop_s: float = 0.4
+    hop_s: float = 0.3
     right_s: float = 0.1
     endpoint_silence_s: float = 0.25
-    pre_speech_s: float = 0.3
+    pre_speech_s: float = 0.15
     post_speech_s: float = 0.1
     max_segment_s: float = 15.0
     detector: str = "auto"
@@ -215,7 +217,6 @@ class Stream:
 
     def _segment_reset(self) -> None:
         self._lp: Optional[NDArray[np.float32]] = None  # committed log-probs of the open segment from its start
-        self._windows = 0  # partial windows done in the open segment
         self._held: Optional[StreamEvent] = None  # the open segment's final, computed before the endpoint
         self._last_partial: Optional[tuple[Any, ...]] = None
 
@@ -305,23 +306,18 @@ class Stream:
         return events
 
     def _due_partials(self, decided_to: int, at: float) -> list[StreamEvent]:
-        """Windows of the open segment whose frames have all been decided, with the partial of the last."""
-        start = self._endpoint.open
-        assert start is not None
-        events = []
-        while start + (self._windows + 1) * self._hop + self._right <= decided_to:
-            events += self._window(start, self._windows, at)
-            self._windows += 1
-        return events
-
-    def _window(self, seg: int, k: int, at: float) -> list[StreamEvent]:
-        """Decode window k of the segment starting at frame SEG: commit its hop, emit a partial."""
-        first = seg + max(0, k * self._hop - self._left)
-        commit_from, commit_to = seg + k * self._hop, seg + (k + 1) * self._hop
-        last = commit_to + self._right
-        x = self._samples(first * self._stride, self._grid.samples_for(last - first) + first * self._stride)
+        """A window, when speech came since the last committed frame and ``hop`` frames (and the right
+        context) have been decided past it; it commits all frames since then and emits a partial."""
+        seg = self._endpoint.open
+        assert seg is not None
+        covered = seg + (0 if self._lp is None else len(self._lp))
+        commit_to = decided_to - self._right
+        if self._endpoint.last < covered or commit_to - covered < self._hop:
+            return []
+        first = max(seg, covered - self._left)
+        x = self._samples(first * self._stride, first * self._stride + self._grid.samples_for(decided_to - first))
         lp = log_softmax(self.engine.window_logits(x))
-        kept = lp[commit_from - first : commit_to - first]
+        kept = lp[covered - first : commit_to - first]
         self._lp = kept if self._lp is None else np.concatenate([self._lp, kept])
         partial = self._partial(seg, lp[commit_to - first :], commit_to, at)
         return [] if partial is None else [partial]

@@ -10,10 +10,12 @@ import pytest
 
 import phonedge
 from phonedge.audio import load_audio
-from phonedge.speech import frame_energy_db
 from phonedge.errors import InvalidAudioError, PhonedgeError, StreamClosedError, StreamRateError
+from phonedge.speech import frame_energy_db
 
 RATE = 16000
+PRE = round(phonedge.StreamOptions().pre_speech_s / 0.02)  # the default margins in 20 ms frames
+POST = round(phonedge.StreamOptions().post_speech_s / 0.02)
 REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 
 
@@ -136,11 +138,11 @@ def test_segments_keep_fixed_margins_around_the_speech(rec: phonedge.Recognizer,
     loud = np.flatnonzero(frame_energy_db(audio, (len(audio) - 400) // 320 + 1, 320, 400) >= -50.0)
     assert len(finals) == len(spans)
     for final, (start, stop) in zip(finals, spans):
-        # The pauses are digital silence: an utterance's speech frames are its loud ones; 15 frames kept
-        # before, 5 after.
+        # The pauses are digital silence: an utterance's speech frames are its loud ones; PRE frames kept
+        # before, POST after.
         inside = loud[(loud * 320 + 400 > start) & (loud * 320 < stop)]
         first, last = int(inside[0]), int(inside[-1])
-        assert (final.start_sample, final.end_sample) == ((first - 15) * 320, (last + 1 + 5) * 320 + 80)
+        assert (final.start_sample, final.end_sample) == ((first - PRE) * 320, (last + 1 + POST) * 320 + 80)
 
 
 def tone_stream(tail_db: float = -45.0) -> np.ndarray:
@@ -165,8 +167,8 @@ def test_quiet_endings_the_detector_misses_are_kept(rec: phonedge.Recognizer) ->
     # The VAD hears frames 50-64 (the last whose stride is loud); the quiet tail runs to 1.36 s (frame 68).
     spans = final_spans(run(rec.stream(vad=loud_vad), audio, [len(audio)]))
     (start, end), = spans
-    assert start == (50 - 15) * 320  # pre_speech_s: 15 frames before the first speech frame
-    assert end == (64 + 1 + 5) * 320 + 80  # post_speech_s: 5 frames after the last one, each frame's field
+    assert start == (50 - PRE) * 320  # pre_speech_s: PRE frames before the first speech frame
+    assert end == (64 + 1 + POST) * 320 + 80  # post_speech_s: POST frames after the last one, and a frame's field
     assert end >= int(1.36 * RATE)  # the quiet ending is inside the segment
     # A longer post margin keeps more; the segment still closes after endpoint_silence_s.
     longer = final_spans(run(rec.stream(vad=loud_vad, post_speech_s=0.2), audio, [len(audio)]))
@@ -177,7 +179,8 @@ def test_the_energy_detector_follows_the_gate(rec: phonedge.Recognizer) -> None:
     audio = tone_stream(tail_db=-60.0)  # the tail is below the -50 dBFS gate
     spans = final_spans(run(rec.stream(detector="energy"), audio, [len(audio)]))
     assert len(spans) == 1
-    assert spans[0][0] < RATE - 14 * 320 and spans[0][1] > int(1.3 * RATE) + 4 * 320
+    # Loud frames 49 (its field reaches the tone's first 80 samples) to 64 (the tail is below the gate).
+    assert spans == [((49 - PRE) * 320, (64 + 1 + POST) * 320 + 80)]
     assert final_spans(run(rec.stream(detector="energy", energy_gate_db=-10.0), audio, [len(audio)])) == []
 
 
