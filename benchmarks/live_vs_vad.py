@@ -3,9 +3,10 @@
 The audio: the 120 FSDD test utterances (reference/eval.tsv) in one stream with 0.6-1.5 s pauses of
 digital silence, fed in 100 ms blocks. Both pipelines run on the virtual clock of
 benchmarks/streaming.py: block i arrives at its real time, a call starts when the block and the
-previous call are done and takes its measured compute. The text comes from the reference model;
-every model call also runs on the xlsr-53-size int8 bundle, and that time (plus each pipeline's own
-work: detector, numpy) is what the clock charges.
+previous call are done and takes its compute. The text comes from the reference model; each model
+call is charged what the xlsr-53-size int8 bundle takes for that many samples (a cost table measured
+at the start, the fastest of ``--repeats`` runs per length, so that other work on a shared machine
+inflates it least), plus each pipeline's own measured work (detector, numpy).
 
 - phonedge: ``Stream`` with its defaults (Silero VAD detector when installed), and variants (``--sweep``).
 - VAD + offline (sherpa-onnx's ``vad-with-non-streaming-asr`` shape, our own code): Silero VAD
@@ -33,12 +34,73 @@ import numpy as np
 
 from benchmarks import sections
 from benchmarks.environment import cpu_line, load_average
-from benchmarks.streaming import BLOCK, RATE, REPO, ChargedRecognizer, LatencyMeter, fsdd_rows, log, speech_spans
+from benchmarks.streaming import BLOCK, RATE, REPO, LatencyMeter, fsdd_rows, log, speech_spans
 
 VAD_THRESHOLD = 0.5
 VAD_SILENCE_S = 0.25
 VAD_MIN_SPEECH_S = 0.25
 VAD_PAD_CHUNKS = 2
+
+
+COST_LENGTHS_S = (0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.3, 1.6, 2.0, 2.5, 3.0)
+
+
+def cost_table(speed: Any, repeats: int) -> dict[str, list[float]]:
+    """Seconds of one xlsr-53 call per input length, the minimum of REPEATS (a shared machine only slows runs down)."""
+    rng = np.random.default_rng(0)
+    table: dict[str, list[float]] = {"length_s": list(COST_LENGTHS_S), "window_logits": [], "logits": []}
+    for length in COST_LENGTHS_S:
+        x = rng.normal(0, 0.1, int(length * RATE)).astype(np.float32)
+        for method in ("window_logits", "logits"):
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                getattr(speed, method)(x)
+                times.append(time.perf_counter() - t0)
+            table[method].append(min(times))
+    log("cost table (s): " + ", ".join(f"{n} s {w:.3f}/{f:.3f}" for n, w, f in
+                                       zip(table["length_s"], table["window_logits"], table["logits"])))
+    return table
+
+
+class CostedRecognizer:
+    """The reference recogniser's answers; each model call charged the xlsr-53 cost table's time for its length.
+
+    ``charged`` sums the table's time; ``free`` the reference model's own time (the clock does not charge it).
+    """
+
+    def __init__(self, answers: Any, table: dict[str, list[float]]) -> None:
+        """Answers from ANSWERS, costs from TABLE (cost_table)."""
+        self._answers, self._table = answers, table
+        self.charged = self.free = 0.0
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._answers, name)
+
+    def _cost(self, method: str, n: int) -> float:
+        lengths, costs = np.array(self._table["length_s"]), np.array(self._table[method])
+        at = n / RATE
+        if at <= lengths[-1]:
+            return float(np.interp(at, lengths, costs))
+        slope = (costs[-1] - costs[-2]) / (lengths[-1] - lengths[-2])
+        return float(costs[-1] + slope * (at - lengths[-1]))
+
+    def _call(self, method: str, x: np.ndarray) -> np.ndarray:
+        t0 = time.perf_counter()
+        out = getattr(self._answers, method)(x)
+        self.free += time.perf_counter() - t0
+        self.charged += self._cost(method, len(x))
+        self.calls += 1
+        return out
+
+    def window_logits(self, window: np.ndarray) -> np.ndarray:
+        """Reference logits; the table's time for this length is charged."""
+        return self._call("window_logits", window)
+
+    def logits(self, samples: np.ndarray) -> np.ndarray:
+        """Reference logits; the table's time for this length is charged."""
+        return self._call("logits", samples)
 
 
 def build_audio(seed: int = 0) -> tuple[np.ndarray, list[tuple[int, int, str]], list[str]]:
@@ -125,19 +187,19 @@ class VadOffline:
                            start, end)
 
 
-def run_clock(pipeline: Any, rec: ChargedRecognizer, audio: np.ndarray, meter: LatencyMeter) -> dict[str, Any]:
+def run_clock(pipeline: Any, rec: CostedRecognizer, audio: np.ndarray, meter: LatencyMeter) -> dict[str, Any]:
     """Feed 100 ms blocks on the virtual clock; return events, RTF, largest backlog, first partial latencies."""
     done, charged, backlog = 0.0, 0.0, 0.0
     events: list[Any] = []
     first_partial: dict[int, float] = {}
     for at in range(0, len(audio), BLOCK):
         arrival = min(at + BLOCK, len(audio)) / RATE
-        before = rec.free
+        before, charged_before = rec.free, rec.charged
         t0 = time.perf_counter()
         new = pipeline.accept(audio[at : at + BLOCK])
         if at + BLOCK >= len(audio):
             new += pipeline.finish()
-        charge = time.perf_counter() - t0 - (rec.free - before)
+        charge = time.perf_counter() - t0 - (rec.free - before) + (rec.charged - charged_before)
         done = max(done, arrival) + charge
         charged += charge
         backlog = max(backlog, done - arrival)
@@ -188,10 +250,10 @@ def pct(values: list[float]) -> dict[str, Any]:
     return {"p50": float(np.percentile(values, 50)), "p90": float(np.percentile(values, 90)), "n": len(values)}
 
 
-def one(name: str, make: Any, answers: Any, speed: Any, audio: np.ndarray, spans: list, whole: list[Any],
-        dictionary: list[str], exact: bool) -> dict[str, Any]:
+def one(name: str, make: Any, answers: Any, table: dict[str, list[float]], audio: np.ndarray, spans: list,
+        whole: list[Any], dictionary: list[str], exact: bool) -> dict[str, Any]:
     """One pipeline on the clock, scored."""
-    rec = ChargedRecognizer(answers, speed)
+    rec = CostedRecognizer(answers, table)
     meter = LatencyMeter(speech_spans(audio, spans, -50.0))
     t0 = time.perf_counter()
     clock = run_clock(make(rec), rec, audio, meter)
@@ -200,7 +262,7 @@ def one(name: str, make: Any, answers: Any, speed: Any, audio: np.ndarray, spans
            "final_s": figures["final_s"], "first_partial_s": pct(clock["first_partial"]),
            "partials": sum(e.kind == "partial" for e in clock["events"]),
            **score(clock["events"], spans, whole, dictionary, audio, answers, exact),
-           "charged_s": rec.charged, "run_s": time.perf_counter() - t0}
+           "model_s": rec.charged, "model_calls": rec.calls, "run_s": time.perf_counter() - t0}
     log(f"{name}: RTF {out['rtf']:.3f}, final p50/p90 {out['final_s']['p50']:.2f}/{out['final_s']['p90']:.2f}, "
         f"first partial p50 {out['first_partial_s']['p50']}, own {out['own_segment']}/{len(spans)}, "
         f"= whole {out['final_equals_whole']} (label {out['label_equals_whole']}), "
@@ -230,16 +292,19 @@ def markdown(results: dict[str, Any]) -> str:
     def lat(d: dict[str, Any]) -> str:
         return "no partials" if d["p50"] is None else f"{d['p50']:.2f} / {d['p90']:.2f}"
 
+    title = "Live audio settings sweep" if results.get("sweep") else "Live audio against VAD + offline decoding"
     lines = [
-        "## Live audio against VAD + offline decoding", "",
+        f"## {title}", "",
         f"`python -m benchmarks.live_vs_vad{' --sweep' if results.get('sweep') else ''}` ({results['date']}, CPU: "
         f"{results['cpu']}, {results['threads']} threads, load average at start {results['load_average']}; a shared "
         f"VM: compare rows of this table with each other, not with other runs). The {n} FSDD test utterances in one "
         f"{results['audio_s']:.0f} s stream ({results['speech_share']:.0%} of its 20 ms frames above -50 dBFS), "
-        "0.6-1.5 s pauses, 100 ms blocks, on the virtual clock of benchmarks/streaming.py: compute charged from the "
-        f"xlsr-53-size int8 bundle (`{results['speed_bundle']}`) run on every window and segment, plus each pipeline's "
-        "own work; text from the reference int8 bundle. VAD + offline: Silero VAD (threshold 0.5, 0.25 s of silence "
-        "closes, segments with under 0.25 s of speech dropped, 64 ms kept before), each segment decoded offline. "
+        "0.6-1.5 s pauses, 100 ms blocks, on the virtual clock of benchmarks/streaming.py: each model call charged the "
+        f"time the xlsr-53-size int8 bundle (`{results['speed_bundle']}`) takes for its length ("
+        + _table(results["cost_table"]) + f"; fastest of {results.get('repeats', 5)} runs each), plus each "
+        "pipeline's "
+        "own measured work; text from the reference int8 bundle. VAD + offline: Silero VAD (threshold 0.5, "
+        "0.25 s of silence closes, segments with under 0.25 s of speech dropped, 64 ms kept before), each segment decoded offline. "
         "phonedge: `rec.stream()` defaults (" + results["defaults"] + ") and single changes of them.", "",
         "| Pipeline | final after end of speech p50 / p90 s | RTF | first partial p50 / p90 s | own segment "
         "| final text (label) = `predict` on the whole utterance | final = dictionary "
@@ -269,13 +334,22 @@ def main() -> None:
     parser.add_argument("--speed-bundle", type=Path,
                         default=REPO / "benchmarks" / ".cache" / "xlsr53" / "bundle-int8-labels")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5, help="Timings per length in the cost table (minimum kept).")
     parser.add_argument("--sweep", action="store_true", help="Also run single changes of the stream's defaults.")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "live_vs_vad.json")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="JSON written (default: benchmarks/results/live_vs_vad[_sweep].json).")
     parser.add_argument("--results-md", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
+    parser.add_argument("--from-json", type=Path, default=None, metavar="JSON",
+                        help="Only render the section from an earlier run's JSON, then stop.")
     args = parser.parse_args()
+    if args.from_json is not None:
+        earlier = json.loads(args.from_json.read_text(encoding="utf-8"))
+        sections.write(_section(earlier["sweep"]), markdown(earlier), args.results_md)
+        return
+    out = args.out or REPO / "benchmarks" / "results" / f"live_vs_vad{'_sweep' if args.sweep else ''}.json"
 
     answers = phonedge.load(args.bundle, threads=args.threads)
-    speed = phonedge.load(args.speed_bundle, threads=args.threads)
+    table = cost_table(phonedge.load(args.speed_bundle, threads=args.threads), args.repeats)
     audio, spans, dictionary = build_audio()
     whole = [answers.predict(audio[a:b], RATE) for a, b, _ in spans]
     from phonedge.speech import frame_energy_db
@@ -291,21 +365,33 @@ def main() -> None:
         "defaults": f"{probe.detector} detector, {defaults.endpoint_silence_s} s silence closes, "
                     f"{defaults.pre_speech_s} / {defaults.post_speech_s} s kept before / after the speech, partial "
                     f"windows {defaults.left_s} + {defaults.hop_s} + {defaults.right_s} s",
-        "runs": [],
+        "cost_table": table, "repeats": args.repeats, "runs": [],
     }
     stream_of = lambda opts: (lambda rec: phonedge.Stream(rec, opts))  # noqa: E731
-    results["runs"].append(one("VAD + offline", VadOffline, answers, speed, audio, spans, whole, dictionary, False))
-    results["runs"].append(one("phonedge defaults", stream_of(defaults), answers, speed, audio, spans, whole,
+    results["runs"].append(one("VAD + offline", VadOffline, answers, table, audio, spans, whole, dictionary, False))
+    results["runs"].append(one("phonedge defaults", stream_of(defaults), answers, table, audio, spans, whole,
                                dictionary, True))
     if args.sweep:
         for change in SWEEP:
             name = "phonedge " + ", ".join(f"{k}={v}" for k, v in change.items())
-            results["runs"].append(one(name, stream_of(defaults.replace(**change)), answers, speed, audio, spans,
+            results["runs"].append(one(name, stream_of(defaults.replace(**change)), answers, table, audio, spans,
                                        whole, dictionary, False))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")
-    sections.write("live-vs-vad", markdown(results), args.results_md)
-    log(f"wrote {args.out} and the 'Live audio against VAD + offline decoding' section of {args.results_md}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    sections.write(_section(args.sweep), markdown(results), args.results_md)
+    if args.sweep:  # the first two rows are the side by side
+        sections.write(_section(False), markdown({**results, "sweep": False, "runs": results["runs"][:2]}),
+                       args.results_md)
+    log(f"wrote {out} and the {_section(args.sweep)} section of {args.results_md}")
+
+
+def _table(table: dict[str, list[float]]) -> str:
+    shown = (0.2, 0.6, 1.0, 2.0)
+    return ", ".join(f"{n} s: {f:.3f} s" for n, f in zip(table["length_s"], table["logits"]) if n in shown)
+
+
+def _section(sweep: bool) -> str:
+    return "live-vs-vad-sweep" if sweep else "live-vs-vad"
 
 
 if __name__ == "__main__":
