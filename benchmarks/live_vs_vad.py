@@ -279,8 +279,12 @@ SWEEP: list[dict[str, Any]] = [
     {"pre_speech_s": 0.3},
     {"post_speech_s": 0.05},
     {"post_speech_s": 0.2},
-    {"hop_s": 0.4},
-    {"right_s": 0.0},
+    {"hop_s": 0.3},
+    {"hop_s": 0.8},
+    {"first_partial_s": 0.15},
+    {"first_partial_s": 0.3},
+    {"first_partial_s": None},
+    {"right_s": 0.1},
 ]
 
 
@@ -301,10 +305,11 @@ def markdown(results: dict[str, Any]) -> str:
         f"{results['audio_s']:.0f} s stream ({results['speech_share']:.0%} of its 20 ms frames above -50 dBFS), "
         "0.6-1.5 s pauses, 100 ms blocks, on the virtual clock of benchmarks/streaming.py: each model call charged the "
         f"time the xlsr-53-size int8 bundle (`{results['speed_bundle']}`) takes for its length ("
-        + _table(results["cost_table"]) + f"; fastest of {results.get('repeats', 5)} runs each), plus each "
+        + _table(results["cost_table"]) + f"; measured {results['cost_table'].get('measured', '')}), plus each "
         "pipeline's "
         "own measured work; text from the reference int8 bundle. VAD + offline: Silero VAD (threshold 0.5, "
-        "0.25 s of silence closes, segments with under 0.25 s of speech dropped, 64 ms kept before), each segment decoded offline. "
+        "0.25 s of silence closes, segments with under 0.25 s of speech dropped, 64 ms kept before), each segment "
+        "decoded offline. "
         "phonedge: `rec.stream()` defaults (" + results["defaults"] + ") and single changes of them.", "",
         "| Pipeline | final after end of speech p50 / p90 s | RTF | first partial p50 / p90 s | own segment "
         "| final text (label) = `predict` on the whole utterance | final = dictionary "
@@ -335,6 +340,9 @@ def main() -> None:
                         default=REPO / "benchmarks" / ".cache" / "xlsr53" / "bundle-int8-labels")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5, help="Timings per length in the cost table (minimum kept).")
+    parser.add_argument("--cost-from", type=Path, default=None, metavar="JSON",
+                        help="Take the cost table from this JSON (length_s, window_logits, logits, measured) instead "
+                             "of measuring it (a table measured when the machine was quiet).")
     parser.add_argument("--sweep", action="store_true", help="Also run single changes of the stream's defaults.")
     parser.add_argument("--out", type=Path, default=None,
                         help="JSON written (default: benchmarks/results/live_vs_vad[_sweep].json).")
@@ -349,7 +357,11 @@ def main() -> None:
     out = args.out or REPO / "benchmarks" / "results" / f"live_vs_vad{'_sweep' if args.sweep else ''}.json"
 
     answers = phonedge.load(args.bundle, threads=args.threads)
-    table = cost_table(phonedge.load(args.speed_bundle, threads=args.threads), args.repeats)
+    if args.cost_from is not None:
+        table = json.loads(args.cost_from.read_text(encoding="utf-8"))
+    else:
+        table = cost_table(phonedge.load(args.speed_bundle, threads=args.threads), args.repeats)
+        table["measured"] = f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {load_average()}"
     audio, spans, dictionary = build_audio()
     whole = [answers.predict(audio[a:b], RATE) for a, b, _ in spans]
     from phonedge.speech import frame_energy_db
@@ -386,7 +398,7 @@ def main() -> None:
 
 
 def _table(table: dict[str, list[float]]) -> str:
-    shown = (0.2, 0.6, 1.0, 2.0)
+    shown = (0.2, 0.6, 1.0, 1.5, 2.0)
     return ", ".join(f"{n} s: {f:.3f} s" for n, f in zip(table["length_s"], table["logits"]) if n in shown)
 
 

@@ -52,6 +52,9 @@ class StreamOptions:
             commits (at least ``hop_s``: a window waits while no speech comes, then commits all
             frames since the last one), right context (tentative). Only while a segment is open;
             cost per second of speech is about (left+hop+right)/hop model-seconds.
+        first_partial_s: the first window of a segment comes once this much audio after its first
+            speech frame has been decided (and its right context); None: ``hop_s`` after the
+            segment's start, like the others.
         endpoint_silence_s: a run of non-speech frames this long after speech ends the segment.
         pre_speech_s: audio kept before the first speech frame of a segment.
         post_speech_s: audio kept after the last speech frame (at most ``endpoint_silence_s``); the
@@ -69,8 +72,9 @@ class StreamOptions:
     """
 
     left_s: float = 0.1
-    hop_s: float = 0.3
-    right_s: float = 0.1
+    hop_s: float = 0.5
+    right_s: float = 0.0
+    first_partial_s: Optional[float] = 0.2
     endpoint_silence_s: float = 0.25
     pre_speech_s: float = 0.15
     post_speech_s: float = 0.1
@@ -88,6 +92,8 @@ class StreamOptions:
         for name in ("hop_s", "endpoint_silence_s", "max_segment_s"):
             if not getattr(self, name) > 0:
                 raise PhonedgeError(f"StreamOptions.{name} must be > 0, got {getattr(self, name)}")
+        if self.first_partial_s is not None and not self.first_partial_s > 0:
+            raise PhonedgeError(f"StreamOptions.first_partial_s must be > 0 or None, got {self.first_partial_s}")
         for name in ("left_s", "right_s", "pre_speech_s", "post_speech_s"):
             if not getattr(self, name) >= 0:
                 raise PhonedgeError(f"StreamOptions.{name} must be >= 0, got {getattr(self, name)}")
@@ -178,6 +184,7 @@ class Stream:
         )
         self._hop = max(1, round(options.hop_s / step))
         self._left, self._right = round(options.left_s / step), round(options.right_s / step)
+        self._first = None if options.first_partial_s is None else max(1, round(options.first_partial_s / step))
         make_detector(options.detector, grid, options.energy_gate_db, options.vad, options.vad_model)  # fail early
         self.reset()
 
@@ -217,6 +224,7 @@ class Stream:
 
     def _segment_reset(self) -> None:
         self._lp: Optional[NDArray[np.float32]] = None  # committed log-probs of the open segment from its start
+        self._onset = 0  # the open segment's first speech frame
         self._held: Optional[StreamEvent] = None  # the open segment's final, computed before the endpoint
         self._last_partial: Optional[tuple[Any, ...]] = None
 
@@ -297,6 +305,7 @@ class Stream:
                 continue
             if not was_open:
                 self._segment_reset()
+                self._onset = f
             if said:
                 self._held = None  # more speech: a final computed early no longer fits
             elif self._held is None and ep.end_if_closed == f + 1:
@@ -312,7 +321,12 @@ class Stream:
         assert seg is not None
         covered = seg + (0 if self._lp is None else len(self._lp))
         commit_to = decided_to - self._right
-        if self._endpoint.last < covered or commit_to - covered < self._hop:
+        if self._endpoint.last < covered:
+            return []
+        if self._lp is None and self._first is not None:
+            if commit_to < self._onset + self._first:
+                return []
+        elif commit_to - covered < self._hop:
             return []
         first = max(seg, covered - self._left)
         x = self._samples(first * self._stride, first * self._stride + self._grid.samples_for(decided_to - first))

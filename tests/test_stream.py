@@ -296,3 +296,19 @@ def test_a_final_is_computed_once_its_samples_are_in_and_dropped_when_speech_res
     silent = CountingEngine(rec)
     assert run(phonedge.Stream(silent, rec.stream().options), np.zeros(5 * RATE, np.float32), [1600] * 50) == []
     assert (silent.windows, silent.finals) == (0, 0)
+
+
+def test_the_first_partial_comes_first_partial_s_after_the_onset(layer_bundle: Path) -> None:
+    rec = phonedge.load(layer_bundle)
+    audio = tone_stream()  # the VAD hears frames 50-64
+
+    def first_partial(**options: object) -> float:
+        events = run(rec.stream(vad=loud_vad, **options), audio, [160] * 1000)
+        return next(e.emitted_at for e in events if e.kind == "partial")
+
+    # Frames up to 50 + 10 committed (0.2 s after the onset), no right context: frame 59's field is in at 1.205 s.
+    assert first_partial() == pytest.approx((59 * 320 + 400) / RATE)
+    # Without it, the first window commits hop_s after the segment's start (PRE frames before the onset) ...
+    assert first_partial(first_partial_s=None, hop_s=0.3) == pytest.approx(((50 - PRE + 15 - 1) * 320 + 400) / RATE)
+    # ... and right context delays it.
+    assert first_partial(right_s=0.1) == pytest.approx(((59 + 5) * 320 + 400) / RATE)
