@@ -299,7 +299,7 @@ def markdown(results: dict[str, Any]) -> str:
     title = "Live audio settings sweep" if results.get("sweep") else "Live audio against VAD + offline decoding"
     lines = [
         f"## {title}", "",
-        f"`python -m benchmarks.live_vs_vad{' --sweep' if results.get('sweep') else ''}` ({results['date']}, CPU: "
+        f"`{results.get('command', 'python -m benchmarks.live_vs_vad')}` ({results['date']}, CPU: "
         f"{results['cpu']}, {results['threads']} threads, load average at start {results['load_average']}; a shared "
         f"VM: compare rows of this table with each other, not with other runs). The {n} FSDD test utterances in one "
         f"{results['audio_s']:.0f} s stream ({results['speech_share']:.0%} of its 20 ms frames above -50 dBFS), "
@@ -311,8 +311,8 @@ def markdown(results: dict[str, Any]) -> str:
         "0.25 s of silence closes, segments with under 0.25 s of speech dropped, 64 ms kept before), each segment "
         "decoded offline. "
         "phonedge: `rec.stream()` defaults (" + results["defaults"] + ") and single changes of them.", "",
-        "| Pipeline | final after end of speech p50 / p90 s | RTF | first partial p50 / p90 s | own segment "
-        "| final text (label) = `predict` on the whole utterance | final = dictionary "
+        "| Pipeline | final after end of speech p50 / p90 s | RTF (model only) | first partial p50 / p90 s "
+        "| own segment | final text (label) = `predict` on the whole utterance | final = dictionary "
         "| finals = `predict` on segment |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -320,11 +320,15 @@ def markdown(results: dict[str, Any]) -> str:
         same = r["finals_equal_predict_on_segment"]
         exact = "" if same is None else f"{same}/{r['finals']}"
         lines.append(
-            f"| {r['name']} | {lat(r['final_s'])} | {r['rtf']:.3f} | {lat(r['first_partial_s'])} | "
+            f"| {r['name']} | {lat(r['final_s'])} | {r['rtf']:.3f} ({r['model_s'] / results['audio_s']:.3f}) | "
+            f"{lat(r['first_partial_s'])} | "
             f"{r['own_segment']}/{n} | {r['final_equals_whole']}/{n} ({r['label_equals_whole']}/{n}) | "
             f"{r['final_equals_dictionary']}/{n} | {exact} |")
     backlog = ", ".join(f"{r['name']} {r['max_backlog_s']:.2f} s" for r in rows)
     agree = rows[0]["whole_equals_dictionary"]
+    lines += ["", "RTF: all compute charged on the clock per second of audio; in brackets, the model's share (the cost "
+              "table's time for every model call). The rest is each pipeline's own measured work (Silero VAD on every "
+              "32 ms chunk, numpy), slowed by the shared VM's load as the model's table is not."]
     lines += ["", f"`predict` on the whole utterances equals the dictionary on {agree}/{n}. "
               f"Largest backlog on the clock: {backlog}."]
     return "\n".join(lines) + "\n"
@@ -351,14 +355,14 @@ def main() -> None:
                         help="Only render the section from an earlier run's JSON, then stop.")
     args = parser.parse_args()
     if args.from_json is not None:
-        earlier = json.loads(args.from_json.read_text(encoding="utf-8"))
-        sections.write(_section(earlier["sweep"]), markdown(earlier), args.results_md)
+        _write_sections(json.loads(args.from_json.read_text(encoding="utf-8")), args.results_md)
         return
     out = args.out or REPO / "benchmarks" / "results" / f"live_vs_vad{'_sweep' if args.sweep else ''}.json"
 
     answers = phonedge.load(args.bundle, threads=args.threads)
     if args.cost_from is not None:
         table = json.loads(args.cost_from.read_text(encoding="utf-8"))
+        args.speed_bundle = Path(table.get("bundle", args.speed_bundle))
     else:
         table = cost_table(phonedge.load(args.speed_bundle, threads=args.threads), args.repeats)
         table["measured"] = f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {load_average()}"
@@ -378,6 +382,8 @@ def main() -> None:
                     f"{defaults.pre_speech_s} / {defaults.post_speech_s} s kept before / after the speech, partial "
                     f"windows {defaults.left_s} + {defaults.hop_s} + {defaults.right_s} s",
         "cost_table": table, "repeats": args.repeats, "runs": [],
+        "command": "python -m benchmarks.live_vs_vad" + (" --sweep" if args.sweep else "")
+                   + (f" --cost-from {args.cost_from}" if args.cost_from else ""),
     }
     stream_of = lambda opts: (lambda rec: phonedge.Stream(rec, opts))  # noqa: E731
     results["runs"].append(one("VAD + offline", VadOffline, answers, table, audio, spans, whole, dictionary, False))
@@ -390,16 +396,20 @@ def main() -> None:
                                        whole, dictionary, False))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1), encoding="utf-8")
-    sections.write(_section(args.sweep), markdown(results), args.results_md)
-    if args.sweep:  # the first two rows are the side by side
-        sections.write(_section(False), markdown({**results, "sweep": False, "runs": results["runs"][:2]}),
-                       args.results_md)
+    _write_sections(results, args.results_md)
     log(f"wrote {out} and the {_section(args.sweep)} section of {args.results_md}")
 
 
 def _table(table: dict[str, list[float]]) -> str:
     shown = (0.2, 0.6, 1.0, 1.5, 2.0)
     return ", ".join(f"{n} s: {f:.3f} s" for n, f in zip(table["length_s"], table["logits"]) if n in shown)
+
+
+def _write_sections(results: dict[str, Any], path: Path) -> None:
+    """The side-by-side section (a sweep's first two rows) and, for a sweep, the sweep's."""
+    sections.write(_section(False), markdown({**results, "sweep": False, "runs": results["runs"][:2]}), path)
+    if results["sweep"]:
+        sections.write(_section(True), markdown(results), path)
 
 
 def _section(sweep: bool) -> str:
