@@ -16,6 +16,8 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -c constraints.txt -e '.[export,test,bench,serve,mic,batch,ray,align]'
+	# The live stream's optional VAD: only its ONNX file is used; --no-deps keeps its torch requirement out.
+	$(PIP) install --quiet --no-deps -c constraints.txt silero-vad
 	touch $(STAMP)
 
 $(BUNDLE)/phonedge.json: $(STAMP) reference/model/model.safetensors reference/labels.tsv reference/calibration/calibration.tsv

@@ -526,7 +526,7 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": cpu_line(), "threads": args.threads,
         "load_average": load_average(),
         "options": {k: getattr(opts, k) for k in ("left_s", "hop_s", "right_s", "endpoint_silence_s",
-                                                  "pre_speech_s", "post_speech_s", "edge_margin_s", "max_segment_s",
+                                                  "pre_speech_s", "post_speech_s", "max_segment_s", "detector",
                                                   "energy_gate_db")},
         "bundle": str(args.bundle), "speed_bundle": str(args.speed_bundle), "changed": args.settings,
     }

@@ -1,22 +1,21 @@
 """Live audio: a Stream turns blocks of samples into partial and final events; finals equal ``predict``.
 
-How it works (all on the model's frame grid, so nothing depends on how the caller cuts blocks):
+How it works (everything decided on the model's frame grid, so nothing depends on how the caller
+cuts blocks):
 
-- Sliding windows of ``left_s + hop_s + right_s`` seconds, one every ``hop_s``, are decoded by the
-  same engine as long offline audio (:class:`phonedge.chunking.WindowCursor`, each window
-  normalised on its own). A window's middle ``hop_s`` of frames is *committed*: later windows
-  never recompute it. Its right-context frames are *tentative* until the next window commits them.
-- Endpointing (:mod:`phonedge.endpoint`) marks each frame speech or not: the greedy path emits a
-  token there (or a user VAD says speech), and the frame is louder than an energy gate. A segment
-  opens at the first speech frame and closes after ``endpoint_silence_s`` of non-speech, or at
-  ``max_segment_s``. Its edges hug the sound: it starts where the run of loud frames leading to
-  its first speech frame starts and ends where the loud run holding its last speech frame ends,
-  each widened by ``edge_margin_s``, but at most ``pre_speech_s`` before the first and
-  ``post_speech_s`` after the last speech frame (CTC tokens fall mid-sound, and the model's labels
-  move with the silence around an utterance). Without a gate the edges are those two bounds.
-- Each closed segment's final is ``recognizer.predict`` on exactly the segment's samples, with
-  token times shifted by the segment's start: streaming changes when an answer comes, not what
-  it is. Partials, decoded from the window frames, may differ from the final.
+- A cheap speech detector (:mod:`phonedge.vad`: Silero VAD's ONNX file when installed, else an
+  energy gate) sees every sample and marks each frame speech or not. Silence never reaches the model.
+- Endpointing (:mod:`phonedge.endpoint`) opens a segment at a speech frame, ``pre_speech_s`` before
+  it, and closes it once ``endpoint_silence_s`` without speech follows; the segment ends
+  ``post_speech_s`` after its last speech frame. The fixed margins keep quiet onsets and endings.
+- While a segment is open and speech comes, windows give partials: each commits the frames since
+  the last window (``hop_s`` or more, with ``left_s`` of context before them and ``right_s`` of
+  tentative frames after); committed frames are never recomputed, silence within a segment costs nothing.
+- Each closed segment's final is ``Decoding.prediction`` on exactly the segment's samples (=
+  ``recognizer.predict`` on them), token times shifted by the segment's start. It is computed as
+  soon as the segment's last sample has arrived (``post_speech_s`` after the speech) and held
+  until the endpoint confirms it; more speech in between discards it. Streaming changes when an
+  answer comes, not what it is.
 """
 
 from __future__ import annotations
@@ -24,13 +23,13 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Optional
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .audio import RESAMPLE_QUALITY, as_mono_float32, check_sample_rate
-from .chunking import ChunkPlan, Chunk, WindowCursor
 from .decide import Classify, check_classify
 from .decoding import LogitsEngine, path_confidence
 from .endpoint import Endpointer, EndpointRules
@@ -38,46 +37,50 @@ from .errors import PhonedgeError, StreamClosedError, StreamRateError
 from .manifest import ClassLabel
 from .result import Token, label_fields
 from .scoring import log_softmax
-from .speech import SPEECH_GATE_DB, frame_energy_db
+from .speech import SPEECH_GATE_DB
+from .vad import Vad, make_detector
 
-Vad = Callable[[NDArray[np.float32], int], bool]
+DETECTORS = ("auto", "silero", "energy")
 
 
 @dataclass(frozen=True)
 class StreamOptions:
-    """Settings of a live stream, in seconds unless said (defaults chosen by benchmarks/streaming.py).
-
-    The window and endpoint defaults are the cheapest of those swept (left 0.4-1.0 s, hop 0.2-0.4 s,
-    right 0.2-0.4 s, endpoint 0.4-0.5 s) that keep an xlsr-53-size int8 model under 0.5 s of
-    compute per second of audio on 2 cores and every FSDD test utterance but one in its own
-    segment (left 0.4 s split one more).
+    """Settings of a live stream, in seconds unless said (defaults chosen by benchmarks/live_vs_vad.py).
 
     Attributes:
-        left_s, hop_s, right_s: the sliding window: left context, the frames each window commits,
-            right context. Cost per second of audio is about (left+hop+right)/hop model-seconds.
-        endpoint_silence_s: a run of non-speech this long after speech ends the segment.
-        pre_speech_s: the most audio kept before the first speech frame of a segment.
-        post_speech_s: the most audio kept after the last speech frame (at most ``endpoint_silence_s``).
-        edge_margin_s: a segment starts this much before the run of loud frames (above
-            ``energy_gate_db``) leading to its first speech frame and ends this much after the loud
-            run holding its last one, within the two bounds above; no effect without a gate.
+        left_s, hop_s, right_s: the partials' windows: left context, the frames each window
+            commits (at least ``hop_s``: a window waits while no speech comes, then commits all
+            frames since the last one), right context (tentative). Only while a segment is open;
+            cost per second of speech is about (left+hop+right)/hop model-seconds.
+        first_partial_s: the first window of a segment comes once this much audio after its first
+            speech frame has been decided (and its right context); None: ``hop_s`` after the
+            segment's start, like the others.
+        endpoint_silence_s: a run of non-speech frames this long after speech ends the segment.
+        pre_speech_s: audio kept before the first speech frame of a segment.
+        post_speech_s: audio kept after the last speech frame (at most ``endpoint_silence_s``); the
+            final is computed once it has arrived.
         max_segment_s: a segment longer than this is cut there (bounds a final's cost and memory).
-        energy_gate_db: frames quieter than this RMS level (dBFS, over the frame's receptive
-            field) never count as speech; None turns the gate off.
-        vad: optional ``vad(frame, sample_rate) -> bool`` called on every 20 ms frame (320
-            samples at 16 kHz); when given it decides speech instead of the model's output.
-        partials: emit partial events (finals only when False).
+        detector: "auto" (Silero VAD when its model file is installed or ``vad_model`` is given,
+            else "energy"), "silero" or "energy".
+        vad_model: path of a Silero VAD ONNX file (default: the installed ``silero-vad`` package's).
+        energy_gate_db: frames quieter than this RMS level (dBFS, over the frame's receptive field)
+            are never speech, whatever the detector; the energy detector's gate. None: no gate.
+        vad: optional ``vad(frame, sample_rate) -> bool`` called on every frame's stride (320
+            samples at 16 kHz); when given it is the detector.
+        partials: emit partial events (finals only when False: the model runs only for finals).
         labels: classes for finals' decisions (default: the bundle's); classify: "ctc"/"nearest".
     """
 
-    left_s: float = 0.5
-    hop_s: float = 0.3
-    right_s: float = 0.2
-    endpoint_silence_s: float = 0.4
-    pre_speech_s: float = 0.3
-    post_speech_s: float = 0.3
-    edge_margin_s: float = 0.02
+    left_s: float = 0.1
+    hop_s: float = 0.5
+    right_s: float = 0.0
+    first_partial_s: Optional[float] = 0.2
+    endpoint_silence_s: float = 0.25
+    pre_speech_s: float = 0.15
+    post_speech_s: float = 0.1
     max_segment_s: float = 15.0
+    detector: str = "auto"
+    vad_model: Optional[Union[str, Path]] = None
     energy_gate_db: Optional[float] = SPEECH_GATE_DB
     vad: Optional[Vad] = field(default=None, compare=False)
     partials: bool = True
@@ -89,7 +92,9 @@ class StreamOptions:
         for name in ("hop_s", "endpoint_silence_s", "max_segment_s"):
             if not getattr(self, name) > 0:
                 raise PhonedgeError(f"StreamOptions.{name} must be > 0, got {getattr(self, name)}")
-        for name in ("left_s", "right_s", "pre_speech_s", "post_speech_s", "edge_margin_s"):
+        if self.first_partial_s is not None and not self.first_partial_s > 0:
+            raise PhonedgeError(f"StreamOptions.first_partial_s must be > 0 or None, got {self.first_partial_s}")
+        for name in ("left_s", "right_s", "pre_speech_s", "post_speech_s"):
             if not getattr(self, name) >= 0:
                 raise PhonedgeError(f"StreamOptions.{name} must be >= 0, got {getattr(self, name)}")
         if self.post_speech_s > self.endpoint_silence_s:
@@ -97,6 +102,8 @@ class StreamOptions:
                 f"StreamOptions.post_speech_s ({self.post_speech_s}) must not exceed endpoint_silence_s "
                 f"({self.endpoint_silence_s}): the kept tail is part of the silence that ends a segment"
             )
+        if self.detector not in DETECTORS:
+            raise PhonedgeError(f"StreamOptions.detector must be one of {DETECTORS}, got {self.detector!r}")
         if self.vad is not None and not callable(self.vad):
             raise PhonedgeError("StreamOptions.vad must be a callable vad(frame, sample_rate) -> bool")
         check_classify(self.classify)
@@ -108,10 +115,6 @@ class StreamOptions:
         if unknown:
             raise PhonedgeError(f"unknown stream option(s) {unknown}; known: {sorted(names)}")
         return dataclasses.replace(self, **changes)
-
-    def plan(self) -> ChunkPlan:
-        """The sliding window as a chunk plan of the shared windowing engine."""
-        return ChunkPlan(self.left_s + self.hop_s + self.right_s, self.left_s, self.right_s)
 
 
 @dataclass(frozen=True)
@@ -172,15 +175,17 @@ class Stream:
         self._grid = grid = self._decoding.grid
         self._rate, self._stride, self._field = grid.sample_rate, grid.stride, grid.receptive_field
         self._decider = self._decoding.decider(options.labels, options.classify)
-        self._plan = options.plan()
         step = grid.step
         self._rules = EndpointRules(
             silence=max(1, round(options.endpoint_silence_s / step)),
             pre=round(options.pre_speech_s / step),
             post=round(options.post_speech_s / step),
             max_frames=max(1, round(options.max_segment_s / step)),
-            margin=round(options.edge_margin_s / step),
         )
+        self._hop = max(1, round(options.hop_s / step))
+        self._left, self._right = round(options.left_s / step), round(options.right_s / step)
+        self._first = None if options.first_partial_s is None else max(1, round(options.first_partial_s / step))
+        make_detector(options.detector, grid, options.energy_gate_db, options.vad, options.vad_model)  # fail early
         self.reset()
 
     @property
@@ -198,9 +203,15 @@ class Stream:
         """Seconds of audio accepted so far (at the model rate)."""
         return self._n / self._rate
 
+    @property
+    def detector(self) -> str:
+        """The speech detector in use: "silero", "energy" or "callable"."""
+        return type(self._detector).__name__.replace("Detector", "").lower()
+
     def reset(self) -> None:
         """Forget everything: a new stream, time 0, any block rate."""
-        self._cursor = WindowCursor(self._plan, self._rate, self._stride, self._field)
+        opts = self.options
+        self._detector = make_detector(opts.detector, self._grid, opts.energy_gate_db, opts.vad, opts.vad_model)
         self._endpoint = Endpointer(self._rules)
         self._in_rate: Optional[int] = None
         self._resampler: Any = None
@@ -208,9 +219,13 @@ class Stream:
         self._pending: list[NDArray[np.float32]] = []  # blocks after _buf, not yet joined
         self._buf0 = 0  # stream sample index of _buf[0]
         self._n = 0
-        self._lp: Optional[NDArray[np.float32]] = None  # committed frames' log-probs from frame _lp0 on
-        self._lp0 = 0
         self._closed = False
+        self._segment_reset()
+
+    def _segment_reset(self) -> None:
+        self._lp: Optional[NDArray[np.float32]] = None  # committed log-probs of the open segment from its start
+        self._onset = 0  # the open segment's first speech frame
+        self._held: Optional[StreamEvent] = None  # the open segment's final, computed before the endpoint
         self._last_partial: Optional[tuple[Any, ...]] = None
 
     def accept(self, samples: NDArray[Any], sample_rate: Optional[int] = None) -> list[StreamEvent]:
@@ -221,20 +236,24 @@ class Stream:
         x = as_mono_float32(samples, "stream block")
         if self._resampler is not None:
             x = self._resampler.resample_chunk(x)
-        self._append(x)
-        return self._advance(final=False)
+        events = self._append(x)
+        self._trim()
+        return events
 
     def finish(self) -> list[StreamEvent]:
-        """End the stream: decode the rest, close the open segment (its final), return the last events."""
+        """End the stream: decide the rest, close the open segment (its final), return the last events."""
         if self._closed:
             raise StreamClosedError("this stream is already finished; call reset() to start a new one")
-        self._closed = True
+        events: list[StreamEvent] = []
         if self._resampler is not None:
-            self._append(self._resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
-        events = self._advance(final=True)
-        closed = self._endpoint.finish(self._grid.frames_for(self._n))
+            events += self._append(self._resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
+        self._closed = True
+        total = self._grid.frames_for(self._n)
+        events += self._frames(self._detector.flush(total))
+        closed = self._endpoint.finish(total)
         if closed is not None:
             events.append(self._final(closed, self._n / self._rate))
+            self._segment_reset()
         return events
 
     # -- internals -------------------------------------------------------------------------
@@ -255,11 +274,13 @@ class Stream:
                 "resample the block, or reset() the stream for a new source"
             )
 
-    def _append(self, x: NDArray[np.float32]) -> None:
-        # Blocks are joined only when a window needs them: tiny blocks cost no copying of the buffer.
-        if len(x):
-            self._pending.append(x)
-            self._n += len(x)
+    def _append(self, x: NDArray[np.float32]) -> list[StreamEvent]:
+        # Blocks are joined only when the model needs them: tiny blocks cost no copying of the buffer.
+        if not len(x):
+            return []
+        self._pending.append(x)
+        self._n += len(x)
+        return self._frames(self._detector.push(x))
 
     def _samples(self, start: int, stop: int) -> NDArray[np.float32]:
         if self._pending:
@@ -267,61 +288,60 @@ class Stream:
             self._pending = []
         return self._buf[start - self._buf0 : stop - self._buf0]
 
-    def _advance(self, final: bool) -> list[StreamEvent]:
+    def _frames(self, speech: NDArray[np.bool_]) -> list[StreamEvent]:
+        """Run the endpoint over newly decided frames; partials and finals as the frames allow."""
         events: list[StreamEvent] = []
-        for chunk in self._cursor.advance(self._n, final):
-            events += self._window(chunk)
-        self._trim()
+        ep = self._endpoint
+        for said in speech:
+            f = ep.pos
+            at = min(self._detector.needed(f), self._n) / self._rate  # when this frame's decision can be known
+            was_open = ep.open is not None
+            closed = ep.push(bool(said))
+            if closed is not None:
+                events.append(self._final(closed, at))
+                self._segment_reset()
+                continue
+            if ep.open is None:
+                continue
+            if not was_open:
+                self._segment_reset()
+                self._onset = f
+            if said:
+                self._held = None  # more speech: a final computed early no longer fits
+            elif self._held is None and ep.end_if_closed == f + 1:
+                self._held = self._final((ep.open, f + 1), at)
+            if self.options.partials and self._held is None:
+                events += self._due_partials(f + 1, at)
         return events
 
-    def _window(self, chunk: Chunk) -> list[StreamEvent]:
-        """Decode one window: commit its middle frames, endpoint, and emit events."""
-        x = self._samples(chunk.start, chunk.stop)
+    def _due_partials(self, decided_to: int, at: float) -> list[StreamEvent]:
+        """A window, when speech came since the last committed frame and ``hop`` frames (and the right
+        context) have been decided past it; it commits all frames since then and emits a partial."""
+        seg = self._endpoint.open
+        assert seg is not None
+        covered = seg + (0 if self._lp is None else len(self._lp))
+        commit_to = decided_to - self._right
+        if self._endpoint.last < covered:
+            return []
+        if self._lp is None and self._first is not None:
+            if commit_to < self._onset + self._first:
+                return []
+        elif commit_to - covered < self._hop:
+            return []
+        first = max(seg, covered - self._left)
+        x = self._samples(first * self._stride, first * self._stride + self._grid.samples_for(decided_to - first))
         lp = log_softmax(self.engine.window_logits(x))
-        speech, loud = self._speech(x, lp)
-        first = chunk.start // self._stride
-        committed_to = first + chunk.keep_to
-        kept = lp[chunk.keep_from : chunk.keep_to]
+        kept = lp[covered - first : commit_to - first]
         self._lp = kept if self._lp is None else np.concatenate([self._lp, kept])
-        emitted_at = chunk.stop / self._rate
-        events = [
-            self._final(seg, emitted_at)
-            for seg in self._endpoint.window(speech[chunk.keep_from : chunk.keep_to], speech[chunk.keep_to :],
-                                             committed_to, None if loud is None else loud[chunk.keep_from :])
-        ]
-        if self.options.partials and self._endpoint.open is not None:
-            partial = self._partial(lp[chunk.keep_to :], committed_to, emitted_at)
-            if partial is not None:
-                events.append(partial)
-        return events
+        partial = self._partial(seg, lp[commit_to - first :], commit_to, at)
+        return [] if partial is None else [partial]
 
-    def _speech(
-        self, x: NDArray[np.float32], lp: NDArray[np.float32]
-    ) -> tuple[NDArray[np.bool_], Optional[NDArray[np.bool_]]]:
-        """Per frame of a window: speech (token emitted, or the VAD's word, and loud) and loud (louder
-        than the gate; None without one)."""
-        opts = self.options
-        frames = len(lp)
-        if opts.vad is None:
-            speech = self._decoding.ctc.emitting(lp)
-        else:
-            speech = np.array([bool(opts.vad(x[f * self._stride : (f + 1) * self._stride], self._rate))
-                               for f in range(frames)], dtype=bool)
-        if opts.energy_gate_db is None:
-            return speech, None
-        loud = frame_energy_db(x, frames, self._stride, self._field) >= opts.energy_gate_db
-        return speech & loud, loud
-
-    def _partial(
-        self, tentative_lp: NDArray[np.float32], committed_to: int, emitted_at: float
-    ) -> Optional[StreamEvent]:
+    def _partial(self, seg: int, tentative_lp: NDArray[np.float32], committed_to: int,
+                 emitted_at: float) -> Optional[StreamEvent]:
         """The open segment so far: committed frames give stable tokens, the rest tentative ones."""
-        seg_start = self._endpoint.open
-        assert seg_start is not None and self._lp is not None
-        # The segment may open inside the tentative frames (its start past the committed ones).
-        view = np.concatenate([self._lp[max(0, seg_start - self._lp0) :],
-                               tentative_lp[max(0, seg_start - committed_to) :]])
-        text, tokens = self._decoding.tokens(view, first_frame=seg_start)
+        assert self._lp is not None
+        view = np.concatenate([self._lp, tentative_lp])
+        text, tokens = self._decoding.tokens(view, first_frame=seg)
         # Ended before the last committed frame: later windows cannot touch it.
         last_committed = (committed_to - 1) * self._grid.step
         stable = [tok for tok in tokens if tok.end <= last_committed]
@@ -331,8 +351,8 @@ class Stream:
         self._last_partial = key
         return StreamEvent(
             kind="partial", text=text, tokens=tokens, stable=stable, tentative=tokens[len(stable):],
-            start=seg_start * self._stride / self._rate, end=(seg_start + len(view)) * self._grid.step,
-            emitted_at=emitted_at, confidence=path_confidence(view), start_sample=seg_start * self._stride,
+            start=seg * self._stride / self._rate, end=(seg + len(view)) * self._grid.step,
+            emitted_at=emitted_at, confidence=path_confidence(view), start_sample=seg * self._stride,
         )
 
     def _final(self, span: tuple[int, int], emitted_at: float) -> StreamEvent:
@@ -343,8 +363,10 @@ class Stream:
         if self._closed and end_frame >= self._grid.frames_for(self._n):
             stop = self._n
         else:
-            stop = min(self._n, self._grid.samples_for(end_frame))
-        self._last_partial = None
+            stop = min(self._n, start + self._grid.samples_for(end_frame - start_frame))
+        held, self._held = self._held, None
+        if held is not None and (held.start_sample, held.end_sample) == (start, stop):
+            return dataclasses.replace(held, emitted_at=max(held.emitted_at, emitted_at))
         samples = self._samples(start, stop)
         offset = start / self._rate
         pred = self._decoding.prediction(self.engine.logits(samples), samples, self._decider) \
@@ -362,13 +384,9 @@ class Stream:
         )
 
     def _trim(self) -> None:
-        """Drop samples and frames no window, segment or pre-speech margin can need again."""
-        keep_frame = self._endpoint.earliest_needed()
-        keep = min(self._cursor.next_start, keep_frame * self._stride)
+        """Drop samples no segment, window or pre-speech margin can need again."""
+        keep = self._endpoint.earliest_needed() * self._stride
         if keep > self._buf0:
             self._samples(keep, keep)  # join pending blocks first
             self._buf = self._buf[keep - self._buf0 :].copy()
             self._buf0 = keep
-        if self._lp is not None and keep_frame > self._lp0:
-            self._lp = self._lp[keep_frame - self._lp0 :].copy()
-            self._lp0 = keep_frame

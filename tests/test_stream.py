@@ -11,8 +11,11 @@ import pytest
 import phonedge
 from phonedge.audio import load_audio
 from phonedge.errors import InvalidAudioError, PhonedgeError, StreamClosedError, StreamRateError
+from phonedge.speech import frame_energy_db
 
 RATE = 16000
+PRE = round(phonedge.StreamOptions().pre_speech_s / 0.02)  # the default margins in 20 ms frames
+POST = round(phonedge.StreamOptions().post_speech_s / 0.02)
 REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 
 
@@ -108,10 +111,16 @@ def test_other_rates_and_integer_pcm_resample_the_same_whatever_the_blocks(rec: 
     assert any(e.kind == "final" and e.text for e in whole)
 
 
-def test_stable_tokens_never_change_within_a_segment(reference_events: list) -> None:
+def test_stable_tokens_never_change_within_a_segment(rec: phonedge.Recognizer, speech: tuple) -> None:
+    audio, spans = speech
+    # Three utterances 0.1 s apart (less than the endpoint's silence): one long segment, several partials.
+    gap = np.zeros(RATE // 10, np.float32)
+    joined = np.concatenate([*[np.concatenate([audio[a:b], gap]) for a, b in spans[:3]]])
+    events = run(rec.stream(), np.concatenate([np.zeros(RATE, np.float32), joined, np.zeros(RATE, np.float32)]),
+                 [1600] * 1000)
     stable: list = []
     checked = 0
-    for event in reference_events:
+    for event in events:
         if event.kind == "final":
             stable = []
             continue
@@ -120,32 +129,33 @@ def test_stable_tokens_never_change_within_a_segment(reference_events: list) -> 
         checked += len(stable)
         stable = event.stable
     assert checked > 0
+    # The final computed in the first 0.1 s gap was dropped when speech came back: this one covers all three.
+    (final,) = [e for e in events if e.kind == "final" and e.text]
+    assert final.start_sample < RATE and final.end_sample > RATE + len(joined) - RATE // 5
+    whole = np.concatenate([np.zeros(RATE, np.float32), joined, np.zeros(RATE, np.float32)])
+    assert final.text == rec.predict(whole[final.start_sample : final.end_sample], RATE).text
 
 
-def test_segments_hug_the_utterances(rec: phonedge.Recognizer, speech: tuple, reference_events: list) -> None:
+def test_segments_keep_fixed_margins_around_the_speech(rec: phonedge.Recognizer, speech: tuple) -> None:
     audio, spans = speech
-    finals = [e for e in reference_events if e.kind == "final" and e.tokens]
-    # The pauses are digital silence: a segment starts one frame (the margin) before the first frame whose
-    # field reaches the utterance, and ends one after the last one.
-    field = 400 + 320
+    finals = [e for e in run(rec.stream(detector="energy"), audio, [len(audio)]) if e.kind == "final"]
+    loud = np.flatnonzero(frame_energy_db(audio, (len(audio) - 400) // 320 + 1, 320, 400) >= -50.0)
     assert len(finals) == len(spans)
     for final, (start, stop) in zip(finals, spans):
-        assert start - field < final.start_sample and final.end_sample < stop + field
-    # Without a gate, segments keep pre_speech_s before the first token, which falls inside the sound.
-    ungated = [e for e in run(rec.stream(energy_gate_db=None), audio, [len(audio)]) if e.kind == "final" and e.tokens]
-    assert sum(e.start_sample <= start - field for e, (start, _) in zip(ungated, spans)) >= len(spans) // 2
+        # The pauses are digital silence: an utterance's speech frames are its loud ones; PRE frames kept
+        # before, POST after.
+        inside = loud[(loud * 320 + 400 > start) & (loud * 320 < stop)]
+        first, last = int(inside[0]), int(inside[-1])
+        assert (final.start_sample, final.end_sample) == ((first - PRE) * 320, (last + 1 + POST) * 320 + 80)
 
 
-def tone_stream(noise_db: float | None = None) -> np.ndarray:
-    """1 s of silence, 0.2 s of a -45 dBFS tone, 0.3 s at -20 dBFS, 0.1 s at -45 dBFS, 1 s of silence."""
-    t = np.arange(int(2.6 * RATE)) / RATE
+def tone_stream(tail_db: float = -45.0) -> np.ndarray:
+    """1 s of silence, 0.3 s of a -20 dBFS tone, 0.06 s at TAIL_DB (a quiet ending), 1 s of silence."""
+    t = np.arange(int(2.36 * RATE)) / RATE
     level = np.zeros_like(t)
-    level[RATE : int(1.6 * RATE)] = 10 ** (-45 / 20)
-    level[int(1.2 * RATE) : int(1.5 * RATE)] = 10 ** (-20 / 20)
-    x = level * np.sqrt(2) * np.sin(2 * np.pi * 440 * t)
-    if noise_db is not None:
-        x += np.random.default_rng(0).normal(0, 10 ** (noise_db / 20), len(t))
-    return x.astype(np.float32)
+    level[RATE : int(1.3 * RATE)] = 10 ** (-20 / 20)
+    level[int(1.3 * RATE) : int(1.36 * RATE)] = 10 ** (tail_db / 20)
+    return (level * np.sqrt(2) * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
 
 
 def loud_vad(frame: np.ndarray, rate: int) -> bool:
@@ -156,32 +166,26 @@ def final_spans(events: list) -> list[tuple[int, int]]:
     return [(e.start_sample, e.end_sample) for e in events if e.kind == "final"]
 
 
-def test_a_segment_starts_where_the_loud_run_starts(rec: phonedge.Recognizer) -> None:
+def test_quiet_endings_the_detector_misses_are_kept(rec: phonedge.Recognizer) -> None:
     audio = tone_stream()
-    # Speech (the VAD) from frame 60 (1.2 s) to 74; loud (above -50 dBFS) frames 50 (1.0 s) to 79.
-    # Edges: one 20 ms frame of margin beyond the loud run; the last frame's field ends 80 samples later.
-    assert final_spans(run(rec.stream(vad=loud_vad), audio, [len(audio)])) == [(49 * 320, 81 * 320 + 80)]
-    # Without a gate: pre_speech_s (15 frames) before the first speech frame, post_speech_s after the last.
-    assert final_spans(run(rec.stream(vad=loud_vad, energy_gate_db=None), audio, [len(audio)])) == \
-        [(45 * 320, 90 * 320 + 80)]
-    # A wider margin stays within those bounds.
-    assert final_spans(run(rec.stream(vad=loud_vad, edge_margin_s=0.1), audio, [len(audio)])) == \
-        [(45 * 320, 85 * 320 + 80)]
+    # The VAD hears frames 50-64 (the last whose stride is loud); the quiet tail runs to 1.36 s (frame 68).
+    spans = final_spans(run(rec.stream(vad=loud_vad), audio, [len(audio)]))
+    (start, end), = spans
+    assert start == (50 - PRE) * 320  # pre_speech_s: PRE frames before the first speech frame
+    assert end == (64 + 1 + POST) * 320 + 80  # post_speech_s: POST frames after the last one, and a frame's field
+    assert end >= int(1.36 * RATE)  # the quiet ending is inside the segment
+    # A longer post margin keeps more; the segment still closes after endpoint_silence_s.
+    longer = final_spans(run(rec.stream(vad=loud_vad, post_speech_s=0.2), audio, [len(audio)]))
+    assert longer == [(start, end + 5 * 320)]
 
 
-def test_noise_above_the_gate_keeps_the_pre_and_post_bounds(rec: phonedge.Recognizer) -> None:
-    audio = tone_stream(noise_db=-45.0)  # every frame above the -50 dBFS gate: one loud run
-    gated = run(rec.stream(vad=loud_vad), audio, [len(audio)])
-    assert final_spans(gated) == [(45 * 320, 90 * 320 + 80)]
-    assert [e.to_dict() for e in gated] == [e.to_dict() for e in run(rec.stream(vad=loud_vad, energy_gate_db=None),
-                                                                      audio, [len(audio)])]
-
-
-def test_without_a_gate_the_edge_margin_changes_nothing(rec: phonedge.Recognizer, speech: tuple) -> None:
-    audio, _ = speech
-    runs = [run(rec.stream(energy_gate_db=None, edge_margin_s=m), audio, [len(audio)]) for m in (0.0, 0.1)]
-    assert any(e.kind == "final" for e in runs[0])
-    assert [e.to_dict() for e in runs[0]] == [e.to_dict() for e in runs[1]]
+def test_the_energy_detector_follows_the_gate(rec: phonedge.Recognizer) -> None:
+    audio = tone_stream(tail_db=-60.0)  # the tail is below the -50 dBFS gate
+    spans = final_spans(run(rec.stream(detector="energy"), audio, [len(audio)]))
+    assert len(spans) == 1
+    # Loud frames 49 (its field reaches the tone's first 80 samples) to 64 (the tail is below the gate).
+    assert spans == [((49 - PRE) * 320, (64 + 1 + POST) * 320 + 80)]
+    assert final_spans(run(rec.stream(detector="energy", energy_gate_db=-10.0), audio, [len(audio)])) == []
 
 
 def test_silence_and_quiet_noise_give_no_events(rec: phonedge.Recognizer) -> None:
@@ -247,11 +251,64 @@ def test_bad_input_gets_typed_errors(layer_bundle: Path) -> None:
         rec.stream(post_speech_s=2.0, endpoint_silence_s=0.5)
     with pytest.raises(PhonedgeError, match="hop_s"):
         phonedge.StreamOptions(hop_s=0)
-    with pytest.raises(PhonedgeError, match="edge_margin_s must be >= 0"):
-        phonedge.StreamOptions(edge_margin_s=-0.02)
+    with pytest.raises(PhonedgeError, match="pre_speech_s must be >= 0"):
+        phonedge.StreamOptions(pre_speech_s=-0.02)
 
 
 def test_a_stream_shorter_than_the_receptive_field_ends_quietly(layer_bundle: Path) -> None:
     stream = phonedge.load(layer_bundle).stream()
     assert stream.accept(np.zeros(10, np.float32)) == []
     assert stream.finish() == []
+
+
+class CountingEngine:
+    """A recogniser whose whole-segment decodes (finals) are counted."""
+
+    def __init__(self, rec: phonedge.Recognizer) -> None:
+        self.rec, self.decoding, self.finals, self.windows = rec, rec.decoding, 0, 0
+
+    def window_logits(self, window: np.ndarray) -> np.ndarray:
+        self.windows += 1
+        return self.rec.window_logits(window)
+
+    def logits(self, samples: np.ndarray) -> np.ndarray:
+        self.finals += 1
+        return self.rec.logits(samples)
+
+
+def test_a_final_is_computed_once_its_samples_are_in_and_dropped_when_speech_resumes(layer_bundle: Path) -> None:
+    rec = phonedge.load(layer_bundle)
+    audio = tone_stream(tail_db=-20.0)
+    audio[int(1.1 * RATE) : int(1.24 * RATE)] = 0.0  # 140 ms: longer than post_speech_s, shorter than the endpoint
+    engine = CountingEngine(rec)
+    stream = phonedge.Stream(engine, rec.stream(vad=loud_vad).options)
+    events = run(stream, audio, [320] * 1000)
+    finals = [e for e in events if e.kind == "final"]
+    assert len(finals) == 1 and engine.finals == 2  # one computed in the gap, dropped when the tone came back
+    # Emitted when the endpoint confirms it (12 frames after the last speech frame, its field in), however early
+    # it was computed; its segment ended POST frames (and a field's 80 samples) after that speech frame.
+    assert finals[0].emitted_at == pytest.approx(finals[0].end + (12 - POST) * 0.02)
+    assert stream.detector == "callable" and engine.windows >= 1
+    # Finals only: the model runs once per segment, and silence never reaches it.
+    quiet = CountingEngine(rec)
+    run(phonedge.Stream(quiet, rec.stream(vad=loud_vad, partials=False).options), audio, [len(audio)])
+    assert (quiet.windows, quiet.finals) == (0, 2)
+    silent = CountingEngine(rec)
+    assert run(phonedge.Stream(silent, rec.stream().options), np.zeros(5 * RATE, np.float32), [1600] * 50) == []
+    assert (silent.windows, silent.finals) == (0, 0)
+
+
+def test_the_first_partial_comes_first_partial_s_after_the_onset(layer_bundle: Path) -> None:
+    rec = phonedge.load(layer_bundle)
+    audio = tone_stream()  # the VAD hears frames 50-64
+
+    def first_partial(**options: object) -> float:
+        events = run(rec.stream(vad=loud_vad, **options), audio, [160] * 1000)
+        return next(e.emitted_at for e in events if e.kind == "partial")
+
+    # Frames up to 50 + 10 committed (0.2 s after the onset), no right context: frame 59's field is in at 1.205 s.
+    assert first_partial() == pytest.approx((59 * 320 + 400) / RATE)
+    # Without it, the first window commits hop_s after the segment's start (PRE frames before the onset) ...
+    assert first_partial(first_partial_s=None, hop_s=0.3) == pytest.approx(((50 - PRE + 15 - 1) * 320 + 400) / RATE)
+    # ... and right context delays it.
+    assert first_partial(right_s=0.1) == pytest.approx(((59 + 5) * 320 + 400) / RATE)
