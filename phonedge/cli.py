@@ -473,7 +473,8 @@ def batch_command(inputs: tuple[str, ...], model: Optional[str], out: str, engin
 def web_command(bundle: Optional[str], out: str, web_dir: Optional[str], overwrite: bool,
                 serve_port: Optional[int]) -> None:
     """Write a static on-device page for BUNDLE: the browser runs the model, the audio stays on the device."""
-    from .ondevice import ISOLATION_HEADERS, site_server, write_site
+    from .ondevice import ISOLATION_HEADERS, site_detector, site_server, write_site
+    from .vad import VAD_HINT, vad_available
 
     bundle = bundle or default_model()
     if bundle is None:
@@ -485,6 +486,14 @@ def web_command(bundle: Optional[str], out: str, web_dir: Optional[str], overwri
     headers = ", ".join(f"{k}: {v}" for k, v in ISOLATION_HEADERS.items())
     click.echo(f"wrote {site}: serve it from any static host; for several WebAssembly threads send {headers} "
                f"({site}/_headers does on Netlify/Cloudflare)")
+    if site_detector(site) == "silero":
+        click.echo("speech detector: Silero VAD (its ONNX file and MIT licence are in bundle/)")
+    elif vad_available():
+        click.echo("note: silero-vad's licence is not the MIT licence phonedge knows, so its model was not copied: "
+                   "the page uses the energy detector")
+    else:
+        click.echo(f"note: silero-vad is not installed, so the page uses the energy detector; for Silero VAD: "
+                   f"{VAD_HINT}")
     if serve_port is not None:
         server = site_server(site, port=serve_port)
         click.echo(f"serving http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)")

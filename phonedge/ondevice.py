@@ -1,10 +1,11 @@
 """The static on-device page: a folder any static host serves, where the browser runs the bundle itself.
 
 ``phonedge web BUNDLE -o SITE`` copies the page (web/site), the JS runtime (web/src), ONNX Runtime's
-WebAssembly build (web/node_modules/onnxruntime-web) and the bundle into SITE. The microphone's audio
-never leaves the device. Multi-threaded WebAssembly needs cross-origin isolation: SITE/_headers sets
-the two headers on hosts that read that file (Netlify, Cloudflare Pages); elsewhere configure them
-(web/README.md). Without them the page runs on one thread.
+WebAssembly build (web/node_modules/onnxruntime-web) and the bundle into SITE, and Silero VAD's ONNX file
+with its MIT licence when the ``silero-vad`` package is installed (the page's speech detector; without it
+the page uses the energy detector). The microphone's audio never leaves the device. Multi-threaded
+WebAssembly needs cross-origin isolation: SITE/_headers sets the two headers on hosts that read that file
+(Netlify, Cloudflare Pages); elsewhere configure them (web/README.md). Without them the page runs on one thread.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Optional
 
 from .errors import PhonedgeError
 from .manifest import MANIFEST_NAME, read_manifest
+from .site_vad import SILERO_LICENCE_NAME, SILERO_SITE_NAME, silero_for_site
 
 # What the page needs of onnxruntime-web's dist folder: the WebAssembly-only ES module and its runtime.
 ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
@@ -54,9 +56,19 @@ def write_site(bundle: Path, out: Path, *, web_dir: Optional[Path] = None, overw
     (out / "bundle").mkdir()
     for name in (MANIFEST_NAME, manifest.graph.file):
         shutil.copyfile(bundle / name, out / "bundle" / name)
+    silero = silero_for_site()
+    if silero is not None:
+        model, licence = silero
+        shutil.copyfile(model, out / "bundle" / SILERO_SITE_NAME)
+        (out / "bundle" / SILERO_LICENCE_NAME).write_text(licence, encoding="utf-8")
     lines = ["/*"] + [f"  {key}: {value}" for key, value in ISOLATION_HEADERS.items()]
     (out / "_headers").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out
+
+
+def site_detector(site: Path) -> str:
+    """The speech detector the page at SITE runs: "silero" when Silero VAD's file is there, else "energy"."""
+    return "silero" if (Path(site) / "bundle" / SILERO_SITE_NAME).is_file() else "energy"
 
 
 class IsolatedHandler(SimpleHTTPRequestHandler):

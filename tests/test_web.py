@@ -10,10 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from phonedge.vad import vad_available
+
 REPO = Path(__file__).resolve().parents[1]
 WEB = REPO / "web"
 NODE = shutil.which("node")
 NPM = shutil.which("npm")
+SILERO_JS_TESTS = 2  # web/test/stream.test.js's tests that need Silero VAD's model file
 
 pytestmark = [
     pytest.mark.slow,
@@ -41,4 +44,6 @@ def test_node_gives_pythons_answers(reference_bundles: dict[str, Path], tmp_path
                          env={**os.environ, "PHONEDGE_WEB_FIXTURES": str(fixtures)})
     summary = "\n".join(line for line in run.stdout.splitlines() if line.startswith(("ok", "not ok", "# ")))
     assert run.returncode == 0, f"node --test failed:\n{run.stdout[-6000:]}\n{run.stderr[-2000:]}"
-    assert "# fail 0" in run.stdout and "# skipped 0" in run.stdout, summary
+    # Only the Silero VAD tests may skip, and only where the silero-vad package is absent.
+    skipped = 0 if vad_available() else SILERO_JS_TESTS
+    assert "# fail 0" in run.stdout and f"# skipped {skipped}" in run.stdout, summary

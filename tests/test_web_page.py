@@ -15,7 +15,8 @@ import soundfile as sf
 webdriver = pytest.importorskip("selenium.webdriver")
 
 import phonedge  # noqa: E402
-from phonedge.ondevice import site_server, write_site  # noqa: E402
+from phonedge.ondevice import site_detector, site_server, write_site  # noqa: E402
+from phonedge.vad import vad_available  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_FILES = ["0_jackson_0.wav", "1_theo_1.wav", "2_nicolas_2.wav", "3_yweweler_3.wav"]
@@ -122,6 +123,9 @@ def test_page_gives_the_python_streams_finals(reference_bundles: dict[str, Path]
     site = write_site(bundle, tmp_path / "site")
     assert {p.name for p in (site / "ort").iterdir()} >= {"ort.wasm.min.mjs", "ort-wasm-simd-threaded.wasm"}
     assert "Cross-Origin-Embedder-Policy: require-corp" in (site / "_headers").read_text()
+    # The page runs the Python stream's default detector: Silero VAD where silero-vad is installed, else energy.
+    detector = "silero" if vad_available() else "energy"
+    assert site_detector(site) == detector
     audio = demo_audio(48000)
     fake = tmp_path / "mic.wav"
     sf.write(fake, audio, 48000, subtype="PCM_16")
@@ -144,6 +148,7 @@ def test_page_gives_the_python_streams_finals(reference_bundles: dict[str, Path]
             time.sleep(0.5)
         status = browser.find_element(By.ID, "status").text
         model = browser.find_element(By.ID, "model").text
+        shown = browser.find_element(By.ID, "detector").get_attribute("data-detector")
         isolated = browser.execute_script("return self.crossOriginIsolated")
         log = browser.get_log("browser")
     finally:
@@ -151,4 +156,5 @@ def test_page_gives_the_python_streams_finals(reference_bundles: dict[str, Path]
         server.shutdown()
     assert isolated, "the page is not cross-origin isolated: no threads"
     assert "thread" in model
+    assert shown == detector, f"the page runs the {shown} detector, Python's stream {detector}; console {log}"
     assert finals == expected, f"status {status!r}, console {log}"

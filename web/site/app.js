@@ -1,10 +1,16 @@
 // The on-device page: microphone -> phonedge Stream in the browser -> partials and finals with labels.
-import { load } from './phonedge/index.js';
+import { load, loadVadModel, SILERO_FILE } from './phonedge/index.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 let rec = null;
+let vadModel = null;  // Silero VAD, when phonedge web found it installed; else the stream's energy detector
 let running = null;
+
+/** The page's stream settings: Python's defaults, with Silero VAD as the detector when the site has it. */
+function streamOptions() {
+  return vadModel ? { vad_model: vadModel } : {};
+}
 
 function status(text, error = false) {
   $('status').textContent = text;
@@ -28,7 +34,7 @@ function showFinal(e) {
 }
 
 async function start() {
-  const stream = rec.stream();
+  const stream = rec.stream(streamOptions());
   // The context runs at the model rate, so the browser resamples the microphone (see web/README.md).
   const ctx = new AudioContext({ sampleRate: rec.sampleRate });
   await ctx.audioWorklet.addModule('./worklet.js');
@@ -74,6 +80,18 @@ async function main() {
   const labels = rec.labels.map((l) => l.label).join(', ') || 'none';
   $('model').textContent = `${rec.manifest.source?.model_name ?? 'model'} · classes: ${labels} · ${threads} thread(s)`
     + `${self.crossOriginIsolated ? '' : ' (no cross-origin isolation: one thread)'}`;
+  let why = '';
+  try {
+    vadModel = await loadVadModel(new URL(`./bundle/${SILERO_FILE}`, location.href).href,
+      { ort: rec.runner.ort, backend: 'web' });
+  } catch (err) {
+    why = /not found/.test(err.message) ? 'no Silero VAD file in this site: pip install --no-deps silero-vad, '
+      + 'then run phonedge web again' : `Silero VAD could not load: ${err.message ?? err}`;
+  }
+  const detector = rec.stream(streamOptions()).detector;
+  $('detector').dataset.detector = detector;
+  $('detector').textContent = detector === 'silero'
+    ? `speech detector: Silero VAD (bundle/${SILERO_FILE}, MIT licence beside it)` : `speech detector: energy gate (${why})`;
   $('mic').disabled = false;
   $('mic').onclick = () => (running ? stop() : start()).catch((err) => status(String(err), true));
   status('ready');

@@ -4,7 +4,8 @@ import { MANIFEST_NAME, parseManifest } from './manifest.js';
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
-function isUrl(location) {
+/** Whether LOCATION is a URL (not a folder path; a Windows drive letter is a path). */
+export function isUrl(location) {
   return location instanceof URL || /^[a-z][a-z0-9+.-]*:/i.test(String(location)) && !/^[a-z]:[\\/]/i.test(String(location));
 }
 

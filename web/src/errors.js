@@ -26,6 +26,9 @@ export class ModelBundleError extends PhonedgeError {}
 /** The bundle folder/URL, its manifest or its ONNX file does not exist. */
 export class BundleNotFoundError extends ModelBundleError {}
 
+/** An optional part is not there (in JS: a model file that was not loaded, such as Silero VAD's). */
+export class MissingExtraError extends PhonedgeError {}
+
 /** A scoring function was given values it cannot use. */
 export class InvalidInputError extends PhonedgeError {}
 

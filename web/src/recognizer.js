@@ -9,15 +9,18 @@ import { normalize } from './features.js';
 import { runtimeNormalizes } from './manifest.js';
 import { predictionToDict } from './result.js';
 import { openSession } from './session.js';
+import { loadVadModel, SileroModel } from './silero.js';
 import { Stream } from './stream.js';
 
 /** Runs one phonedge bundle. */
 export class Recognizer {
-  constructor(location, manifest, runner, { chunking = new ChunkPlan(), threshold = openSetThreshold(manifest) } = {}) {
+  constructor(location, manifest, runner, { chunking = new ChunkPlan(), threshold = openSetThreshold(manifest),
+    vadModel = null } = {}) {
     this.location = location;
     this.manifest = manifest;
     this.runner = runner;
     this.chunking = chunking;
+    this.vadModel = vadModel;  // Silero VAD, when loaded: streams' detector 'auto' then takes it
     const missing = manifest.graph.inputs.filter((name) => !runner.inputNames.includes(name));
     if (missing.length) {
       throw new ModelBundleError(`${location}: the manifest names graph inputs ${missing} that the ONNX file lacks; export again`);
@@ -80,12 +83,15 @@ export class Recognizer {
 /**
  * Open a bundle: a folder path (Node) or the URL of a served bundle folder.
  * Options: backend ('auto' | 'web' | 'node'), threads (0: ONNX Runtime's choice), ort (a loaded ONNX Runtime module),
- * chunking (a ChunkPlan), rejectThreshold (nats; default: the bundle's), openSet (false: every sound gets a class).
+ * chunking (a ChunkPlan), rejectThreshold (nats; default: the bundle's), openSet (false: every sound gets a class),
+ * vadModel (Silero VAD's ONNX file: a path, URL, bytes or a loadVadModel result; streams' detector 'auto' takes it).
  */
 export async function load(location, { backend = 'auto', threads = 0, ort = null, chunking = null,
-  rejectThreshold = null, openSet = true } = {}) {
+  rejectThreshold = null, openSet = true, vadModel = null } = {}) {
   const { manifest, model } = await readBundle(location);
   const threshold = openSetThreshold(manifest, { rejectThreshold, openSet });
   const runner = await openSession(model, { backend, threads, ort });
-  return new Recognizer(location, manifest, runner, { chunking: chunking ?? new ChunkPlan(), threshold });
+  const vad = vadModel === null || vadModel instanceof SileroModel ? vadModel
+    : await loadVadModel(vadModel, { ort: runner.ort, backend: runner.backend });
+  return new Recognizer(location, manifest, runner, { chunking: chunking ?? new ChunkPlan(), threshold, vadModel: vad });
 }

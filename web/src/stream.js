@@ -1,40 +1,18 @@
 // Live audio (phonedge/stream.py): a Stream turns blocks of samples into partial and final events; finals equal
-// predict on the segment's samples. Everything lies on the model's frame grid, so events never depend on block sizes.
-import { ChunkPlan, pyRound, WindowCursor } from './chunking.js';
-import { checkClassify } from './decide.js';
+// predict on the segment's samples. A speech detector (vad.js) decides every frame of the model's grid, endpointing
+// (endpoint.js) cuts segments from those decisions with fixed margins, windows over an open segment give partials,
+// and each segment's final is computed once its last sample has arrived and held until the endpoint confirms it.
+// Everything is decided on the frame grid, so events never depend on block sizes.
+import { pyRound } from './chunking.js';
 import { pathConfidence } from './decoding.js';
-import { InvalidAudioError, PhonedgeError, StreamClosedError, StreamRateError } from './errors.js';
+import { InvalidAudioError, StreamClosedError, StreamRateError } from './errors.js';
 import { Endpointer } from './endpoint.js';
 import { labelFields, pyRoundTo, tokenToDict } from './result.js';
 import { logSoftmax32 } from './scoring.js';
-import { frameEnergyDb, SPEECH_GATE_DB } from './speech.js';
+import { streamOptions } from './streamoptions.js';
+import { makeDetector } from './vad.js';
 
-/** The stream settings and their defaults, in seconds (phonedge/stream.py StreamOptions says how they were chosen). */
-export const STREAM_DEFAULTS = {
-  left_s: 0.5, hop_s: 0.3, right_s: 0.2, endpoint_silence_s: 0.4, pre_speech_s: 0.3, post_speech_s: 0.3,
-  edge_margin_s: 0.02, max_segment_s: 15.0, energy_gate_db: SPEECH_GATE_DB, partials: true, labels: null, classify: 'ctc',
-};
-
-/** Checked stream options: the defaults with OVERRIDES (unknown names and impossible settings refused). */
-export function streamOptions(overrides = {}) {
-  const unknown = Object.keys(overrides).filter((k) => !(k in STREAM_DEFAULTS)).sort();
-  if (unknown.length) {
-    throw new PhonedgeError(`unknown stream option(s) ${unknown}; known: ${Object.keys(STREAM_DEFAULTS).sort()}`);
-  }
-  const o = { ...STREAM_DEFAULTS, ...overrides };
-  for (const name of ['hop_s', 'endpoint_silence_s', 'max_segment_s']) {
-    if (!(o[name] > 0)) throw new PhonedgeError(`StreamOptions.${name} must be > 0, got ${o[name]}`);
-  }
-  for (const name of ['left_s', 'right_s', 'pre_speech_s', 'post_speech_s', 'edge_margin_s']) {
-    if (!(o[name] >= 0)) throw new PhonedgeError(`StreamOptions.${name} must be >= 0, got ${o[name]}`);
-  }
-  if (o.post_speech_s > o.endpoint_silence_s) {
-    throw new PhonedgeError(`StreamOptions.post_speech_s (${o.post_speech_s}) must not exceed endpoint_silence_s `
-      + `(${o.endpoint_silence_s}): the kept tail is part of the silence that ends a segment`);
-  }
-  checkClassify(o.classify);
-  return o;
-}
+export { STREAM_DEFAULTS, streamOptions } from './streamoptions.js';
 
 /** A stream event's plain-dict form, key for key as StreamEvent.to_dict. */
 export function eventToDict(e) {
@@ -51,30 +29,49 @@ function event(fields) {
     ...fields, toDict() { return eventToDict(this); } };
 }
 
-/** One live audio source on a recogniser. accept/finish are async (the model runs in ONNX Runtime). */
+function concat32(a, b) {
+  const out = new Float32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/** One live audio source on a recogniser. accept/finish are async (the model and Silero run in ONNX Runtime). */
 export class Stream {
   constructor(recognizer, options = {}) {
     this.engine = recognizer;
     this.options = streamOptions(options);
+    const o = this.options;
     const grid = recognizer.decoding.grid;
     this.grid = grid;
     this.rate = grid.sampleRate;
     this.stride = grid.stride;
     this.field = grid.receptiveField;
-    this.plan = new ChunkPlan(this.options.left_s + this.options.hop_s + this.options.right_s,
-      this.options.left_s, this.options.right_s);
+    this.decider = recognizer.decoding.decider(o.labels, o.classify);
     const step = grid.step;
-    const o = this.options;
     this.rules = {
       silence: Math.max(1, pyRound(o.endpoint_silence_s / step)), pre: pyRound(o.pre_speech_s / step),
       post: pyRound(o.post_speech_s / step), maxFrames: Math.max(1, pyRound(o.max_segment_s / step)),
-      margin: pyRound(o.edge_margin_s / step),
     };
-    this.reset();
+    this.hop = Math.max(1, pyRound(o.hop_s / step));
+    this.left = pyRound(o.left_s / step);
+    this.right = pyRound(o.right_s / step);
+    this.first = o.first_partial_s === null ? null : Math.max(1, pyRound(o.first_partial_s / step));
+    this.reset();  // makes the detector: a missing model or a wrong setting fails here
   }
 
   get decoding() {
     return this.engine.decoding;
+  }
+
+  /** The rate the model runs at; blocks must come at it. */
+  get modelRate() {
+    return this.rate;
+  }
+
+  /** The rate of the blocks given (fixed by the first accept), or null before any. */
+  get sampleRate() {
+    return this.inRate;
   }
 
   /** Seconds of audio accepted so far. */
@@ -82,19 +79,31 @@ export class Stream {
     return this.n / this.rate;
   }
 
+  /** The speech detector in use: 'silero', 'energy' or 'callable'. */
+  get detector() {
+    return this.speechDetector.kind;
+  }
+
   /** Forget everything: a new stream, time 0. */
   reset() {
-    this.decider = this.decoding.decider(this.options.labels, this.options.classify);
-    this.cursor = new WindowCursor(this.plan, this.rate, this.stride, this.field);
+    const o = this.options;
+    this.speechDetector = makeDetector(o.detector, this.grid, o.energy_gate_db,
+      { vad: o.vad, model: o.vad_model, installed: this.engine.vadModel ?? null });
     this.endpoint = new Endpointer(this.rules);
+    this.inRate = null;
     this.buf = new Float32Array(0);
-    this.pending = [];
-    this.buf0 = 0;
+    this.pending = [];  // blocks after buf, not yet joined
+    this.buf0 = 0;  // stream sample index of buf[0]
     this.n = 0;
-    this.lp = null;  // committed frames' log-probs (flat, frames x classes) from frame lp0 on
-    this.lp0 = 0;
-    this.classes = 0;
     this.closed = false;
+    this.segmentReset();
+  }
+
+  segmentReset() {
+    this.lp = null;  // committed log-probs (flat, frames x classes) of the open segment from its start
+    this.classes = 0;
+    this.onset = 0;  // the open segment's first speech frame
+    this.held = null;  // the open segment's final, computed before the endpoint
     this.lastPartial = null;
   }
 
@@ -106,25 +115,35 @@ export class Stream {
       throw new Err(`a block at ${sampleRate} Hz: this stream takes ${this.rate} Hz blocks; resample first `
         + `(in a browser, open the AudioContext at ${this.rate} Hz)`);
     }
-    const x = samples instanceof Float32Array ? samples : Float32Array.from(samples);
+    this.inRate ??= this.rate;
+    const x = Float32Array.from(samples);
     for (let i = 0; i < x.length; i++) {
       if (!Number.isFinite(x[i])) throw new InvalidAudioError('stream block: samples are NaN or infinite');
     }
-    if (x.length) {
-      this.pending.push(x.slice());
-      this.n += x.length;
-    }
-    return this.advance(false);
+    const events = await this.append(x);
+    this.trim();
+    return events;
   }
 
-  /** End the stream: decode the rest, close the open segment; resolves to the last events. */
+  /** End the stream: decide the rest, close the open segment (its final); resolves to the last events. */
   async finish() {
     if (this.closed) throw new StreamClosedError('this stream is already finished; call reset() to start a new one');
     this.closed = true;
-    const events = await this.advance(true);
-    const span = this.endpoint.finish(this.grid.framesFor(this.n));
-    if (span) events.push(await this.final(span, this.n / this.rate));
+    const total = this.grid.framesFor(this.n);
+    const events = await this.frames(await this.speechDetector.flush(total));
+    const span = this.endpoint.finish(total);
+    if (span) {
+      events.push(await this.final(span, this.n / this.rate));
+      this.segmentReset();
+    }
     return events;
+  }
+
+  async append(x) {
+    if (!x.length) return [];
+    this.pending.push(x);
+    this.n += x.length;
+    return this.frames(await this.speechDetector.push(x));
   }
 
   samples(start, stop) {
@@ -139,65 +158,82 @@ export class Stream {
     return this.buf.subarray(start - this.buf0, stop - this.buf0);
   }
 
-  async advance(final) {
+  /** Run the endpoint over newly decided frames; partials and finals as the frames allow. */
+  async frames(speech) {
     const events = [];
-    for (const chunk of [...this.cursor.advance(this.n, final)]) events.push(...await this.window(chunk));
-    this.trim();
-    return events;
-  }
-
-  async window(chunk) {
-    const x = this.samples(chunk.start, chunk.stop);
-    const logits = await this.engine.windowLogits(x);
-    const classes = logits.classes;
-    this.classes = classes;
-    const lp = logSoftmax32(logits.data, classes);
-    const [speech, loud] = this.speech(x, lp, classes);
-    const committedTo = Math.floor(chunk.start / this.stride) + chunk.keepTo;
-    const kept = lp.subarray(chunk.keepFrom * classes, chunk.keepTo * classes);
-    this.lp = this.lp === null ? kept.slice() : concat32(this.lp, kept);
-    const emittedAt = chunk.stop / this.rate;
-    const events = [];
-    const spans = this.endpoint.window(speech.slice(chunk.keepFrom, chunk.keepTo), speech.slice(chunk.keepTo),
-      committedTo, loud === null ? null : loud.slice(chunk.keepFrom));
-    for (const span of spans) events.push(await this.final(span, emittedAt));
-    if (this.options.partials && this.endpoint.open !== null) {
-      const partial = this.partial(lp.subarray(chunk.keepTo * classes), committedTo, emittedAt);
-      if (partial) events.push(partial);
+    const ep = this.endpoint;
+    for (const said of speech) {
+      const f = ep.pos;
+      const at = Math.min(this.speechDetector.needed(f), this.n) / this.rate;  // when this frame's decision can be known
+      const wasOpen = ep.open !== null;
+      const closed = ep.push(said);
+      if (closed) {
+        events.push(await this.final(closed, at));
+        this.segmentReset();
+        continue;
+      }
+      if (ep.open === null) continue;
+      if (!wasOpen) {
+        this.segmentReset();
+        this.onset = f;
+      }
+      if (said) this.held = null;  // more speech: a final computed early no longer fits
+      else if (this.held === null && ep.endIfClosed === f + 1) this.held = await this.final([ep.open, f + 1], at);
+      if (this.options.partials && this.held === null) events.push(...await this.duePartials(f + 1, at));
     }
     return events;
   }
 
-  speech(x, lp, classes) {
-    const frames = lp.length / classes;
-    const speech = this.decoding.ctc.emitting(lp);
-    if (this.options.energy_gate_db === null) return [speech, null];
-    const levels = frameEnergyDb(x, frames, this.stride, this.field);
-    const loud = Array.from(levels, (db) => db >= this.options.energy_gate_db);
-    return [speech.map((s, f) => s && loud[f]), loud];
+  /** A window when speech came since the last committed frame and hop frames (and the right context) are decided
+   * past it: it commits all frames since then and gives a partial. */
+  async duePartials(decidedTo, at) {
+    const seg = this.endpoint.open;
+    const classes = this.classes;
+    const covered = seg + (this.lp === null ? 0 : this.lp.length / classes);
+    const commitTo = decidedTo - this.right;
+    if (this.endpoint.last < covered) return [];
+    if (this.lp === null && this.first !== null) {
+      if (commitTo < this.onset + this.first) return [];
+    } else if (commitTo - covered < this.hop) {
+      return [];
+    }
+    const first = Math.max(seg, covered - this.left);
+    const start = first * this.stride;
+    const logits = await this.engine.windowLogits(this.samples(start, start + this.grid.samplesFor(decidedTo - first)));
+    this.classes = logits.classes;
+    const lp = logSoftmax32(logits.data, logits.classes);
+    const kept = lp.subarray((covered - first) * logits.classes, (commitTo - first) * logits.classes);
+    this.lp = this.lp === null ? kept.slice() : concat32(this.lp, kept);
+    const partial = this.partial(seg, lp.subarray((commitTo - first) * logits.classes), commitTo, at);
+    return partial === null ? [] : [partial];
   }
 
-  partial(tentativeLp, committedTo, emittedAt) {
-    const segStart = this.endpoint.open;
+  /** The open segment so far: committed frames give stable tokens, the rest tentative ones. */
+  partial(seg, tentativeLp, committedTo, emittedAt) {
     const classes = this.classes;
-    const view = concat32(this.lp.subarray(Math.max(0, segStart - this.lp0) * classes),
-      tentativeLp.subarray(Math.max(0, segStart - committedTo) * classes));
-    const [text, tokens] = this.decoding.tokens(view, segStart);
-    const lastCommitted = (committedTo - 1) * this.grid.step;
+    const view = concat32(this.lp, tentativeLp);
+    const [text, tokens] = this.decoding.tokens(view, seg);
+    const lastCommitted = (committedTo - 1) * this.grid.step;  // ended before it: later windows cannot touch it
     const stable = tokens.filter((t) => t.end <= lastCommitted);
     const key = JSON.stringify([tokens.map((t) => [t.id, t.start]), stable.length]);
     if (key === this.lastPartial) return null;
     this.lastPartial = key;
     return event({ kind: 'partial', text, tokens, stable, tentative: tokens.slice(stable.length),
-      start: (segStart * this.stride) / this.rate, end: (segStart + view.length / classes) * this.grid.step,
-      emitted_at: emittedAt, confidence: pathConfidence(view, classes), start_sample: segStart * this.stride });
+      start: (seg * this.stride) / this.rate, end: (seg + view.length / classes) * this.grid.step,
+      emitted_at: emittedAt, confidence: pathConfidence(view, classes), start_sample: seg * this.stride });
   }
 
+  /** predict on the closed segment's samples, its token times moved to stream time. */
   async final([startFrame, endFrame], emittedAt) {
     const start = startFrame * this.stride;
+    // Samples for exactly endFrame - startFrame output frames; at the end, all that is left.
     const stop = this.closed && endFrame >= this.grid.framesFor(this.n) ? this.n
-      : Math.min(this.n, this.grid.samplesFor(endFrame));
-    this.lastPartial = null;
+      : Math.min(this.n, start + this.grid.samplesFor(endFrame - startFrame));
+    const held = this.held;
+    this.held = null;
+    if (held !== null && held.start_sample === start && held.end_sample === stop) {
+      return event({ ...held, emitted_at: Math.max(held.emitted_at, emittedAt) });
+    }
     const samples = this.samples(start, stop).slice();
     const offset = start / this.rate;
     if (samples.length < this.field) {
@@ -213,24 +249,13 @@ export class Stream {
       start_sample: start, end_sample: stop });
   }
 
+  /** Drop samples no segment, window or pre-speech margin can need again. */
   trim() {
-    const keepFrame = this.endpoint.earliestNeeded();
-    const keep = Math.min(this.cursor.nextStart, keepFrame * this.stride);
+    const keep = this.endpoint.earliestNeeded() * this.stride;
     if (keep > this.buf0) {
-      this.samples(keep, keep);
+      this.samples(keep, keep);  // join pending blocks first
       this.buf = this.buf.slice(keep - this.buf0);
       this.buf0 = keep;
     }
-    if (this.lp !== null && keepFrame > this.lp0) {
-      this.lp = this.lp.slice((keepFrame - this.lp0) * this.classes);
-      this.lp0 = keepFrame;
-    }
   }
-}
-
-function concat32(a, b) {
-  const out = new Float32Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
