@@ -202,20 +202,32 @@ def align_logits(
     scores: bool = True,
 ) -> Alignment:
     """The Alignment of CHOSEN's transcript (from :func:`resolve`) to one utterance's logits."""
-    spec = recognizer.manifest.tokenizer
-    tokens = recognizer.decoding.ctc.tokens
-    audio = recognizer.manifest.audio
+    return align_decoded(recognizer.decoding, logits, n_samples, chosen, star=star, scores=scores)
+
+
+def align_decoded(
+    decoding: Decoding,
+    logits: NDArray[np.floating],
+    n_samples: int,
+    chosen: ClassLabel,
+    *,
+    star: bool = False,
+    scores: bool = True,
+) -> Alignment:
+    """:func:`align_logits` given a bundle's decoding layer alone (what the stream holds)."""
+    spec = decoding.manifest.tokenizer
+    tokens = decoding.ctc.tokens
     result = align_log_probs(
         log_softmax(np.asarray(logits, dtype=np.float32)),
         transcript_ids(spec, chosen.transcript),
         tokens,
         spec.blank_id,
-        recognizer.decoding.grid.step,
+        decoding.grid.step,
         candidate_ids(spec, len(tokens)),
         transcript=" ".join(chosen.transcript.split()),
         star=star,
         scores=scores,
-        duration=n_samples / audio.sample_rate,
+        duration=n_samples / decoding.manifest.audio.sample_rate,
     )
     if chosen.label:
         return replace(result, label=chosen.label, name=chosen.name)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 import numpy as np
@@ -95,6 +95,11 @@ class AlignedUnit:
     start_frame: int
     end_frame: int
 
+    def shifted(self, seconds: float, frames: int) -> AlignedUnit:
+        """The same unit with its times moved by SECONDS (FRAMES output frames)."""
+        return replace(self, start=self.start + seconds, end=self.end + seconds,
+                       start_frame=self.start_frame + frames, end_frame=self.end_frame + frames)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form, times rounded to 0.1 ms."""
         return {"text": self.text, "id": self.id, "start": round(self.start, 4), "end": round(self.end, 4),
@@ -121,6 +126,10 @@ class Alignment:
     duration: float
     label: Optional[str] = None
     name: str = ""
+
+    def shifted(self, seconds: float, frames: int) -> Alignment:
+        """The same alignment with its units' times moved by SECONDS (FRAMES output frames), e.g. to stream time."""
+        return replace(self, units=[u.shifted(seconds, frames) for u in self.units])
 
     @property
     def start(self) -> float:
