@@ -275,3 +275,17 @@ def test_predict_can_align_the_decided_class(labelled: Path, wav: Path, tmp_path
     assert [o.prediction.alignment if o.prediction else None for o in outcomes] == \
         [aligned.alignment, None, aligned.alignment]
     assert outcomes[1].error is not None
+
+
+def test_cli_predict_align(labelled: Path, wav: Path) -> None:
+    rec = phonedge.load(labelled, open_set=False)
+    expected = rec.predict(wav, align=True)
+    runner = CliRunner()
+    out = runner.invoke(main, ["predict", "--align", "--closed-set", "--json", "--model", str(labelled), str(wav)])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout) == {"path": str(wav), **expected.to_dict(timestamps=False)}
+    plain = runner.invoke(main, ["predict", "--align", "--closed-set", "--model", str(labelled), str(wav)])
+    assert plain.exit_code == 0, plain.output
+    columns = plain.stdout.rstrip("\n").split("\t")
+    assert columns[-1] == "aligned: " + " ".join(
+        f"{u.text}@{u.start:.2f}-{u.end:.2f}={u.score:.2f}" for u in expected.alignment.units)
