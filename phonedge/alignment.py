@@ -10,8 +10,7 @@ spanning ``[k, k + 1) * frame_stride / sample_rate``.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Optional, Protocol, Sequence, Union
 
 import numpy as np
@@ -28,6 +27,7 @@ from .errors import (
 )
 from .decoding import Decoding
 from .manifest import ClassLabel, Manifest, TokenizerSpec
+from .result import AlignedUnit, Alignment
 from .scoring import log_softmax
 
 STAR_PENALTY = 1.0  # nats per frame a star (extra speech) frame costs beyond the frame's best unit
@@ -35,72 +35,6 @@ DELETED = ""  # AlignedUnit.preferred when the model prefers no unit at that pla
 # The scores keep a forward and a backward table (frames x states, float64): at most this much.
 # Times alone need no tables; their back-pointers are bounded by lattice.viterbi's checkpoints.
 MAX_SCORE_TABLE_BYTES = 1 << 30
-
-
-@dataclass(frozen=True)
-class AlignedUnit:
-    """One transcript unit placed in time: text, id, start/end in seconds, score in [0, 1], preferred rival."""
-
-    text: str
-    id: int
-    start: float
-    end: float
-    score: Optional[float]  # GOP-SF: posterior of this unit here against its substitutions and deletion
-    preferred: Optional[str]  # the unit the model prefers here, DELETED for none; None when it is this one
-    start_frame: int
-    end_frame: int
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-dict form, times rounded to 0.1 ms."""
-        return {"text": self.text, "id": self.id, "start": round(self.start, 4), "end": round(self.end, 4),
-                "score": None if self.score is None else round(self.score, 6), "preferred": self.preferred}
-
-
-@dataclass(frozen=True)
-class Alignment:
-    """A transcript aligned to one utterance.
-
-    ``score`` is the geometric mean of the units' scores and ``log_score`` its log (it ranks
-    transcripts where ``score`` underflows to 0), both None when scores were not asked for;
-    ``log_likelihood`` is the transcript's CTC log-likelihood (every alignment summed; with star
-    states it counts their frames' scores too) and ``path_log_prob`` the best path's. ``label``
-    and ``name`` are set when a class label was aligned.
-    """
-
-    transcript: str
-    units: list[AlignedUnit]
-    score: Optional[float]
-    log_score: Optional[float]
-    log_likelihood: float
-    path_log_prob: float
-    duration: float
-    label: Optional[str] = None
-    name: str = ""
-
-    @property
-    def start(self) -> float:
-        """When the first unit starts, in seconds."""
-        return self.units[0].start
-
-    @property
-    def end(self) -> float:
-        """When the last unit ends, in seconds."""
-        return self.units[-1].end
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-dict form (JSON-ready)."""
-        out: dict[str, Any] = {"transcript": self.transcript}
-        if self.label is not None:
-            out["label"] = self.label
-            out["name"] = self.name
-        out.update({"score": _round(self.score, 6), "log_score": _round(self.log_score, 4),
-                    "log_likelihood": round(self.log_likelihood, 4), "path_log_prob": round(self.path_log_prob, 4),
-                    "duration": round(self.duration, 6), "units": [u.to_dict() for u in self.units]})
-        return out
-
-    def to_json(self) -> str:
-        """One-line JSON form."""
-        return json.dumps(self.to_dict(), ensure_ascii=False)
 
 
 class Recognizer(Protocol):
@@ -268,28 +202,36 @@ def align_logits(
     scores: bool = True,
 ) -> Alignment:
     """The Alignment of CHOSEN's transcript (from :func:`resolve`) to one utterance's logits."""
-    spec = recognizer.manifest.tokenizer
-    tokens = recognizer.decoding.ctc.tokens
-    audio = recognizer.manifest.audio
+    return align_decoded(recognizer.decoding, logits, n_samples, chosen, star=star, scores=scores)
+
+
+def align_decoded(
+    decoding: Decoding,
+    logits: NDArray[np.floating],
+    n_samples: int,
+    chosen: ClassLabel,
+    *,
+    star: bool = False,
+    scores: bool = True,
+) -> Alignment:
+    """:func:`align_logits` given a bundle's decoding layer alone (what the stream holds)."""
+    spec = decoding.manifest.tokenizer
+    tokens = decoding.ctc.tokens
     result = align_log_probs(
         log_softmax(np.asarray(logits, dtype=np.float32)),
         transcript_ids(spec, chosen.transcript),
         tokens,
         spec.blank_id,
-        recognizer.decoding.grid.step,
+        decoding.grid.step,
         candidate_ids(spec, len(tokens)),
         transcript=" ".join(chosen.transcript.split()),
         star=star,
         scores=scores,
-        duration=n_samples / audio.sample_rate,
+        duration=n_samples / decoding.manifest.audio.sample_rate,
     )
     if chosen.label:
         return replace(result, label=chosen.label, name=chosen.name)
     return result
-
-
-def _round(value: Optional[float], digits: int) -> Optional[float]:
-    return None if value is None else round(value, digits)
 
 
 def _spans(path: NDArray[np.int64], label_states: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:

@@ -114,8 +114,14 @@ def as_mono_float32(samples: object, where: str = "audio") -> NDArray[np.float32
 
 def mono(x: NDArray[np.float32], where: str = "audio") -> NDArray[np.float32]:
     """Down-mix float32 (frames[, channels]) samples to 1-D by the channel mean; refuse empty or non-finite."""
-    if x.ndim == 2:
-        x = x.mean(axis=1, dtype=np.float32) if x.shape[1] > 1 else x[:, 0]
+    if x.ndim == 2 and x.shape[1] > 1:
+        with np.errstate(over="ignore"):
+            mixed = x.mean(axis=1, dtype=np.float32)
+        if not np.isfinite(mixed).all() and np.isfinite(x).all():  # finite channels whose float32 sum overflows
+            mixed = x.mean(axis=1, dtype=np.float64).astype(np.float32)
+        x = mixed
+    elif x.ndim == 2:
+        x = x[:, 0]
     if x.size == 0:
         raise InvalidAudioError(f"{where}: zero samples")
     if not np.isfinite(x).all():

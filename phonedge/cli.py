@@ -79,6 +79,10 @@ def _plain(path: Path, pred, timestamps: bool) -> str:
         parts.append(decision)
     if timestamps:
         parts.append(" ".join(f"{t.text}@{t.start:.2f}-{t.end:.2f}" for t in pred.tokens))
+    if pred.alignment is not None:
+        parts.append("aligned: " + " ".join(f"{u.text}@{u.start:.2f}-{u.end:.2f}={u.score:.2f}"
+                                            if u.score is not None else f"{u.text}@{u.start:.2f}-{u.end:.2f}"
+                                            for u in pred.alignment.units))
     return "\t".join(parts)
 
 
@@ -102,6 +106,8 @@ def open_set_options(command):
 
 classify_option = click.option("--classify", type=click.Choice(list(CLASSIFY_METHODS)), default="ctc",
                                show_default=True, help="Class decision when the bundle has labels.")
+align_option = click.option("--align", is_flag=True,
+                            help="Also align the decided class's transcript: each phoneme's start, end and score.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -120,9 +126,10 @@ def main() -> None:
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True,
               help="Utterances per ONNX call (results never change with it).")
 @classify_option
+@align_option
 @open_set_options
 def predict(inputs: tuple[str, ...], model: Optional[str], as_json: bool, timestamps: bool, threads: int,
-            provider: str, batch_size: int, classify: str, reject_threshold: Optional[float],
+            provider: str, batch_size: int, classify: str, align: bool, reject_threshold: Optional[float],
             closed_set: bool) -> None:
     """Transcribe audio FILES, folders of audio, or list files (@list.txt, one path per line)."""
     try:
@@ -136,7 +143,7 @@ def predict(inputs: tuple[str, ...], model: Optional[str], as_json: bool, timest
     failed = 0
     show = sys.stderr.isatty() and len(paths) >= PROGRESS_MIN_FILES
     with click.progressbar(length=len(paths), label="predicting", file=sys.stderr) if show else _NoBar() as bar:
-        for outcome in rec.predict_each(paths, batch_size=batch_size, classify=classify,
+        for outcome in rec.predict_each(paths, batch_size=batch_size, classify=classify, align=align,
                                         progress=lambda done, total: bar.update(1)):
             if outcome.prediction is None:
                 failed += 1
@@ -426,8 +433,10 @@ def listen_command(model: Optional[str], device: Optional[str], block_ms: float,
 @click.option("--rows-per-part", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Rows per part file (a part is also committed every minute).")
 @classify_option
+@align_option
 def batch_command(inputs: tuple[str, ...], model: Optional[str], out: str, engine: str, fmt: str, workers: int,
-                  threads_per_worker: int, ray_address: Optional[str], rows_per_part: int, classify: str) -> None:
+                  threads_per_worker: int, ray_address: Optional[str], rows_per_part: int, classify: str,
+                  align: bool) -> None:
     """Transcribe a corpus into a Parquet/JSONL dataset in --out; a rerun resumes where the last one stopped."""
     from .batch import BatchConfig, run_batch
 
@@ -439,7 +448,7 @@ def batch_command(inputs: tuple[str, ...], model: Optional[str], out: str, engin
     if ray_address and engine != "ray":
         raise click.UsageError("--ray-address needs --engine ray")
     config = BatchConfig(engine=engine, fmt=fmt, workers=workers, threads=threads_per_worker,
-                         ray_address=ray_address, classify=classify, rows_per_part=rows_per_part)
+                         ray_address=ray_address, classify=classify, align=align, rows_per_part=rows_per_part)
     bar: list = []
 
     def progress(plan, n: int) -> None:

@@ -76,7 +76,8 @@ def threshold_for_rejection_rate(in_set_scores: Sequence[float], rate: float) ->
 
 def free_path_log_prob(log_probs: NDArray[np.floating]) -> float:
     """Log-probability of the model's own best path: the most likely symbol on every frame."""
-    return float(np.asarray(log_probs, dtype=np.float64).max(axis=-1).sum())
+    # The max of float32 values is exact; summing it in float64 equals converting the whole (T, V) array first.
+    return float(np.asarray(log_probs).max(axis=-1).astype(np.float64).sum())
 
 
 def check_classify(classify: str) -> None:

@@ -16,7 +16,14 @@ def normalize(samples: NDArray[np.floating], do_normalize: bool = True) -> NDArr
     x = np.asarray(samples, dtype=np.float32)
     if not do_normalize:
         return x
-    return (x - x.mean()) / np.sqrt(x.var() + VARIANCE_EPSILON)
+    with np.errstate(over="ignore", invalid="ignore"):
+        variance = x.var()
+    if not np.isfinite(variance):
+        # Finite samples so large (|x| above ~1e19) that float32 sums overflow: the result does not depend
+        # on the scale, so divide it out first rather than answer for all-zero input.
+        x = x / np.abs(x).max()
+        variance = x.var()
+    return (x - x.mean()) / np.sqrt(variance + VARIANCE_EPSILON)
 
 
 def stack_batch(

@@ -61,11 +61,18 @@ def with_star_column(log_probs: NDArray[np.float64], penalty: float) -> NDArray[
     return np.concatenate([log_probs, star], axis=1)
 
 
-def _alphas(log_probs: NDArray[np.float64], lattice: Lattice) -> Iterator[NDArray[np.float64]]:
-    """The forward variables (B, S) of every frame in turn, in log space."""
+def _alphas(
+    log_probs: NDArray[np.floating], lattice: Lattice, blocked: NDArray[np.bool_] | None = None
+) -> Iterator[NDArray[np.float64]]:
+    """The forward variables (B, S) of every frame in turn, in log space; BLOCKED states (B, S) emit -inf."""
     columns, can_skip = lattice.columns, lattice.can_skip
+
+    def emit(frame: NDArray[np.floating]) -> NDArray[np.floating]:
+        values = frame[columns]
+        return values if blocked is None else np.where(blocked, -np.inf, values)
+
     alpha = np.full(columns.shape, -np.inf)
-    alpha[:, : lattice.first] = log_probs[0][columns[:, : lattice.first]]
+    alpha[:, : lattice.first] = emit(log_probs[0])[:, : lattice.first]
     yield alpha
     skip = np.full_like(alpha, -np.inf)
     for frame in log_probs[1:]:
@@ -73,7 +80,7 @@ def _alphas(log_probs: NDArray[np.float64], lattice: Lattice) -> Iterator[NDArra
         stay_or_step[:, 0] = alpha[:, 0]
         np.logaddexp(alpha[:, 1:], alpha[:, :-1], out=stay_or_step[:, 1:])
         skip[:, 2:] = np.where(can_skip[:, 2:], alpha[:, :-2], -np.inf)
-        alpha = np.logaddexp(stay_or_step, skip) + frame[columns]
+        alpha = np.logaddexp(stay_or_step, skip) + emit(frame)
         yield alpha
 
 
@@ -87,26 +94,27 @@ def forward(log_probs: NDArray[np.float64], lattice: Lattice) -> NDArray[np.floa
 
 
 def forward_many(
-    log_probs: NDArray[np.float64], targets: Sequence[NDArray[np.int64]], blank: int
+    log_probs: NDArray[np.floating], targets: Sequence[NDArray[np.int64]], blank: int
 ) -> NDArray[np.float64]:
     """The forward log-likelihood of each of TARGETS, of any lengths, in one pass over the frames, (B,).
 
-    Shorter lattices are padded at their end with states that read an extra all -inf column, so no
-    path enters them and every real state's recursion is exactly the one :func:`forward` runs alone.
+    Shorter lattices are padded at their end with blocked states that emit -inf, so no path enters
+    them and every real state's recursion is exactly the one :func:`forward` runs alone; LOG_PROBS
+    is read as it is (float32 stays float32), never copied.
     """
     lengths = np.array([t.size for t in targets], dtype=np.int64)
     states = 2 * int(lengths.max(initial=0)) + 1
-    unreachable = log_probs.shape[1]
-    columns = np.full((len(targets), states), unreachable, dtype=np.int64)
+    columns = np.full((len(targets), states), blank, dtype=np.int64)
+    blocked = np.ones(columns.shape, dtype=bool)
     can_skip = np.zeros(columns.shape, dtype=bool)
     for row, target in enumerate(targets):
-        columns[row, : 2 * target.size + 1] = blank
+        blocked[row, : 2 * target.size + 1] = False
         columns[row, 1 : 2 * target.size : 2] = target
         can_skip[row, 3 : 2 * target.size : 2] = target[1:] != target[:-1]
     if log_probs.shape[0] == 0:  # no frames: only the empty target, with probability one
         return np.where(lengths == 0, 0.0, -np.inf)
-    padded = np.concatenate([log_probs, np.full((log_probs.shape[0], 1), -np.inf)], axis=1)
-    alpha = deque(_alphas(padded, Lattice(columns, can_skip, min(2, states), 1)), maxlen=1)[0]
+    lattice = Lattice(columns, can_skip, min(2, states), 1)
+    alpha = deque(_alphas(log_probs, lattice, blocked if blocked.any() else None), maxlen=1)[0]
     rows = np.arange(len(targets))
     ends = 2 * lengths
     return np.where(lengths > 0, np.logaddexp(alpha[rows, ends], alpha[rows, np.maximum(ends - 1, 0)]),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import longform
-from .alignment import Alignment, align
+from .alignment import Alignment, align, align_logits, resolve
 from .audio import PathLike, load_audio
 from .batching import BatchPolicy, batch_groups, batch_policy
 from .chunking import ChunkPlan
@@ -182,6 +182,7 @@ class Recognizer:
         labels: Optional[Sequence[ClassLabel]] = None,
         classify: Classify = "ctc",
         return_logits: bool = False,
+        align: bool = False,
     ) -> Prediction:
         """Transcribe one utterance.
 
@@ -192,6 +193,8 @@ class Recognizer:
             classify: ``"ctc"`` (exact CTC likelihood of each class transcript, softmaxed over
                 classes) or ``"nearest"`` (nearest class transcript by edit distance over units).
             return_logits: keep the raw logits in the result.
+            align: also align the decided class's transcript (``Prediction.alignment``: each unit's
+                start, end and score, as :meth:`align` gives them); nothing to align without a label.
 
         Returns:
             A :class:`Prediction`.
@@ -200,10 +203,23 @@ class Recognizer:
             AudioError: the audio is missing, unreadable, too short or malformed.
         """
         decider = self._decoding.decider(labels, classify)
+        keep = return_logits or align
         if isinstance(audio, (str, os.PathLike)) and longform.reads_in_blocks(self, audio, sample_rate):
-            return longform.predict_file(self, audio, decider, return_logits)  # held a window at a time
-        samples = self.read_audio(audio, sample_rate)
-        return self._decoding.prediction(self.logits(samples), samples, decider, return_logits)
+            prediction = longform.predict_file(self, audio, decider, keep)  # held a window at a time
+        else:
+            samples = self.read_audio(audio, sample_rate)
+            prediction = self._decoding.prediction(self.logits(samples), samples, decider, keep)
+        return self._aligned(prediction, decider, return_logits) if align else prediction
+
+    def _aligned(self, prediction: Prediction, decider: ClassDecider, return_logits: bool) -> Prediction:
+        """PREDICTION (which holds its logits) with the decided class's alignment, logits kept only if asked."""
+        assert prediction.logits is not None
+        alignment = None
+        if prediction.label is not None:
+            chosen = resolve(self, None, prediction.label, decider.labels)
+            n_samples = round(prediction.duration * self.sample_rate)
+            alignment = align_logits(self, prediction.logits, n_samples, chosen)
+        return replace(prediction, alignment=alignment, logits=prediction.logits if return_logits else None)
 
     def predict_each(
         self,
@@ -214,13 +230,14 @@ class Recognizer:
         labels: Optional[Sequence[ClassLabel]] = None,
         classify: Classify = "ctc",
         progress: Optional[Callable[[int, int], None]] = None,
+        align: bool = False,
     ) -> Iterator[Outcome]:
         """Transcribe many inputs, lazily and in order, one :class:`Outcome` each; a bad input never stops the rest.
 
         Each prediction is what :meth:`predict` gives for that input: inputs share ONNX calls only
         where :attr:`batch_policy` leaves results unchanged, and long files are read in blocks.
         An input that fails (any exception) gets an Outcome with the error instead of a
-        prediction; ``progress(done, total)`` is called after each input.
+        prediction; ``progress(done, total)`` is called after each input. ``align`` as in :meth:`predict`.
 
         Raises:
             PhonedgeError: ``classify`` or ``batch_size`` is impossible (before any input is read).
@@ -236,14 +253,20 @@ class Recognizer:
             for i, item in enumerate(group):
                 try:
                     if isinstance(item, (str, os.PathLike)) and longform.reads_in_blocks(self, item, sample_rate):
-                        outcomes[i] = Outcome(item, longform.predict_file(self, item, decider))
+                        prediction = longform.predict_file(self, item, decider, align)
+                        outcomes[i] = Outcome(item, self._aligned(prediction, decider, False) if align else prediction)
                     else:
                         arrays.append((i, self.read_audio(item, sample_rate)))
                 except Exception as exc:  # one odd input (a codec or ONNX Runtime failure too) never stops the rest
                     outcomes[i] = Outcome(item, error=exc)
-            for i, prediction in self._predict_arrays(arrays, batch_size, decider):
-                outcomes[i] = Outcome(group[i], prediction) if isinstance(prediction, Prediction) else \
-                    Outcome(group[i], error=prediction)
+            for i, result in self._predict_arrays(arrays, batch_size, decider, align):
+                if isinstance(result, Prediction) and align:
+                    try:
+                        result = self._aligned(result, decider, False)
+                    except Exception as exc:
+                        result = exc
+                outcomes[i] = Outcome(group[i], result) if isinstance(result, Prediction) else \
+                    Outcome(group[i], error=result)
             for outcome in outcomes:
                 assert outcome is not None
                 done += 1
@@ -252,21 +275,22 @@ class Recognizer:
                 yield outcome
 
     def _predict_arrays(
-        self, arrays: list[tuple[int, NDArray[np.float32]]], batch_size: int, decider: ClassDecider
+        self, arrays: list[tuple[int, NDArray[np.float32]]], batch_size: int, decider: ClassDecider,
+        return_logits: bool = False,
     ) -> list[tuple[int, Union[Prediction, Exception]]]:
         """Predictions of read inputs, batched; if a batch fails, each input alone, so only the bad one fails."""
         if not arrays:
             return []
         try:
             logits = self._batched_logits([x for _, x in arrays], batch_size)
-            return [(i, self._decoding.prediction(lg, x, decider)) for (i, x), lg in zip(arrays, logits)]
+            return [(i, self._decoding.prediction(lg, x, decider, return_logits)) for (i, x), lg in zip(arrays, logits)]
         except Exception as exc:
             if len(arrays) == 1:
                 return [(arrays[0][0], exc)]
         results: list[tuple[int, Union[Prediction, Exception]]] = []
         for i, x in arrays:
             try:
-                results.append((i, self._decoding.prediction(self.logits(x), x, decider)))
+                results.append((i, self._decoding.prediction(self.logits(x), x, decider, return_logits)))
             except Exception as exc:
                 results.append((i, exc))
         return results

@@ -11,6 +11,10 @@ from . import lattice
 from .errors import InvalidInputError
 
 
+# Rows exponentiated at a time in log_softmax: bounds its temporary to a block, not a second (T, V) array.
+_EXP_ROWS = 4096
+
+
 def log_softmax(logits: NDArray[np.floating], axis: int = -1) -> NDArray[np.floating]:
     """Stable log-softmax along ``axis``; float inputs keep their dtype, all -inf rows stay -inf."""
     x = np.asarray(logits)
@@ -18,10 +22,15 @@ def log_softmax(logits: NDArray[np.floating], axis: int = -1) -> NDArray[np.floa
         x = x.astype(np.float64)
     peak = np.max(x, axis=axis, keepdims=True)
     peak = np.where(np.isfinite(peak), peak, 0.0).astype(x.dtype)
-    shifted = x - peak
+    out = x - peak
     with np.errstate(divide="ignore"):
-        total = np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
-    return shifted - np.where(np.isfinite(total), total, 0.0).astype(x.dtype)
+        if out.ndim > 1 and axis % out.ndim != 0:
+            total = np.concatenate([np.log(np.sum(np.exp(out[i : i + _EXP_ROWS]), axis=axis, keepdims=True))
+                                    for i in range(0, len(out), _EXP_ROWS)] or [peak[:0]], axis=0)
+        else:
+            total = np.log(np.sum(np.exp(out), axis=axis, keepdims=True))
+    out -= np.where(np.isfinite(total), total, 0.0).astype(x.dtype)
+    return out
 
 
 def ctc_log_likelihood(log_probs: NDArray[np.floating], target: Sequence[int], blank: int) -> float:
@@ -93,12 +102,15 @@ def nearest_class(units: Sequence[str], class_units: Sequence[Sequence[str]]) ->
     return int(np.argmin(distances))
 
 
-def _check_log_probs(log_probs: NDArray[np.floating]) -> NDArray[np.float64]:
-    """Return log_probs as a (T, V) float64 array, or raise InvalidInputError."""
-    lp = np.asarray(log_probs, dtype=np.float64)
+def _check_log_probs(log_probs: NDArray[np.floating]) -> NDArray[np.floating]:
+    """Return log_probs as a (T, V) float array (float32 stays float32: no copy), or raise InvalidInputError."""
+    lp = np.asarray(log_probs)
+    if not np.issubdtype(lp.dtype, np.floating):
+        lp = lp.astype(np.float64)
     if lp.ndim != 2 or lp.shape[1] == 0:
         raise InvalidInputError(f"log_probs must be a (frames, vocabulary) array, got shape {lp.shape}")
-    if np.isnan(lp).any() or np.isposinf(lp).any():
+    # The maximum is NaN if any value is, and +inf if any value is: one pass, no (T, V) temporaries.
+    if lp.size and not lp.max() < np.inf:
         raise InvalidInputError("log_probs holds NaN or +inf; pass log_softmax(logits) of finite logits")
     return lp
 
@@ -124,7 +136,7 @@ def _check_target(target: Sequence[int], vocab_size: int, blank: int) -> NDArray
     return ids
 
 
-def _forward(lp: NDArray[np.float64], target: NDArray[np.int64], blank: int) -> float:
+def _forward(lp: NDArray[np.floating], target: NDArray[np.int64], blank: int) -> float:
     """The CTC forward recursion (one implementation, in phonedge.lattice) for one checked target."""
     if lp.shape[0] < lattice.min_frames(target):
         return float("-inf")

@@ -90,8 +90,15 @@ def speech_evidence(samples: NDArray[np.float32], grid: FrameGrid) -> SpeechEvid
     return SpeechEvidence(loud, loud_energy, tonal_energy)
 
 
+# Above this magnitude a frame's float32 spectrum may overflow (FFT_SIZE samples at once).
+HUGE_SAMPLE = 1e30
+
+
 def _line_share(frames: NDArray[np.float32]) -> NDArray[np.float64]:
     """Per frame, the share of its energy in the TONAL_LINES strongest spectral lines."""
+    peak = np.abs(frames).max(initial=0.0)
+    if peak > HUGE_SAMPLE:  # a float32 spectrum would overflow; the share does not depend on the scale
+        frames = frames / peak
     power = np.abs(np.fft.rfft(frames, n=FFT_SIZE, axis=1)).astype(np.float64) ** 2
     total = power.sum(axis=1) + 1e-30
     taken = np.zeros(len(power))

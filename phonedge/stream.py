@@ -29,13 +29,14 @@ from typing import Any, Literal, Optional, Union
 import numpy as np
 from numpy.typing import NDArray
 
+from .alignment import align_decoded
 from .audio import RESAMPLE_QUALITY, as_mono_float32, check_sample_rate
 from .decide import Classify, check_classify
 from .decoding import LogitsEngine, path_confidence
 from .endpoint import Endpointer, EndpointRules
 from .errors import PhonedgeError, StreamClosedError, StreamRateError
 from .manifest import ClassLabel
-from .result import Token, label_fields
+from .result import Alignment, Token, label_fields
 from .scoring import log_softmax
 from .speech import SPEECH_GATE_DB
 from .vad import Vad, make_detector
@@ -69,6 +70,8 @@ class StreamOptions:
             samples at 16 kHz); when given it is the detector.
         partials: emit partial events (finals only when False: the model runs only for finals).
         labels: classes for finals' decisions (default: the bundle's); classify: "ctc"/"nearest".
+        align: finals with a label carry the decided class's alignment (``StreamEvent.alignment``,
+            in stream time), as ``predict(..., align=True)`` gives it for the segment's samples.
     """
 
     left_s: float = 0.1
@@ -86,6 +89,7 @@ class StreamOptions:
     partials: bool = True
     labels: Optional[tuple[ClassLabel, ...]] = None
     classify: Classify = "ctc"
+    align: bool = False
 
     def __post_init__(self) -> None:
         """Refuse settings that cannot work, with the reason."""
@@ -142,6 +146,7 @@ class StreamEvent:
     label_reason: Optional[str] = None
     start_sample: int = 0
     end_sample: int = 0
+    alignment: Optional[Alignment] = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (JSON-ready), tokens as in ``Prediction.to_dict``."""
@@ -157,6 +162,8 @@ class StreamEvent:
             "tentative": [t.to_dict() for t in self.tentative],
         }
         out.update(label_fields(self.label, self.label_probs, self.label_score, self.label_reason))
+        if self.alignment is not None:
+            out["alignment"] = self.alignment.to_dict()
         return out
 
     def to_json(self) -> str:
@@ -369,18 +376,22 @@ class Stream:
             return dataclasses.replace(held, emitted_at=max(held.emitted_at, emitted_at))
         samples = self._samples(start, stop)
         offset = start / self._rate
-        pred = self._decoding.prediction(self.engine.logits(samples), samples, self._decider) \
-            if len(samples) >= self._field else None
+        logits = self.engine.logits(samples) if len(samples) >= self._field else None
+        pred = None if logits is None else self._decoding.prediction(logits, samples, self._decider)
         if pred is None:
             return StreamEvent("final", "", [], [], [], offset, stop / self._rate, emitted_at, 0.0,
                                label_reason="too_short" if self._decider.labels else None,
                                start_sample=start, end_sample=stop)
         tokens = [t.shifted(offset) for t in pred.tokens]
+        alignment = None
+        if self.options.align and pred.label is not None and logits is not None:
+            chosen = next(c for c in self._decider.labels if c.label == pred.label)
+            alignment = align_decoded(self._decoding, logits, len(samples), chosen).shifted(offset, start_frame)
         return StreamEvent(
             kind="final", text=pred.text, tokens=tokens, stable=list(tokens), tentative=[], start=offset,
             end=stop / self._rate, emitted_at=emitted_at, confidence=pred.confidence, label=pred.label,
             label_probs=pred.label_probs, label_score=pred.label_score, label_reason=pred.label_reason,
-            start_sample=start, end_sample=stop,
+            start_sample=start, end_sample=stop, alignment=alignment,
         )
 
     def _trim(self) -> None:

@@ -254,3 +254,38 @@ def test_without_scores_the_times_are_the_same(labelled: Path, wav: Path) -> Non
     assert len(alignment_formats.to_ctm(bare, "x").split("\n")[0].split()) == 5
     res = CliRunner().invoke(main, ["align", str(wav), "-m", str(labelled), "--label", "1", "--no-scores"])
     assert res.exit_code == 0 and json.loads(res.output)["score"] is None
+
+
+def test_predict_can_align_the_decided_class(labelled: Path, wav: Path, tmp_path: Path) -> None:
+    """predict(align=True) carries what align(label=the decided class) gives; no label, nothing to align."""
+    rec = phonedge.load(labelled, open_set=False)  # closed set: random audio still gets a class
+    plain = rec.predict(wav)
+    aligned = rec.predict(wav, align=True)
+    assert aligned.label == plain.label is not None and aligned.logits is None
+    assert aligned.alignment == rec.align(wav, label=plain.label)
+    assert aligned.to_dict()["alignment"] == aligned.alignment.to_dict()
+    assert {k: v for k, v in aligned.to_dict().items() if k != "alignment"} == plain.to_dict()
+    assert "alignment" not in plain.to_dict()
+    kept = rec.predict(wav, align=True, return_logits=True)
+    assert kept.logits is not None and np.array_equal(kept.logits, rec.predict(wav, return_logits=True).logits)
+    refused = phonedge.load(labelled, reject_threshold=1e9).predict(wav, align=True)  # nothing passes
+    assert refused.label is None and refused.alignment is None and "alignment" not in refused.to_dict()
+    missing = tmp_path / "missing.wav"
+    outcomes = list(rec.predict_each([wav, missing, wav], align=True, batch_size=2))
+    assert [o.prediction.alignment if o.prediction else None for o in outcomes] == \
+        [aligned.alignment, None, aligned.alignment]
+    assert outcomes[1].error is not None
+
+
+def test_cli_predict_align(labelled: Path, wav: Path) -> None:
+    rec = phonedge.load(labelled, open_set=False)
+    expected = rec.predict(wav, align=True)
+    runner = CliRunner()
+    out = runner.invoke(main, ["predict", "--align", "--closed-set", "--json", "--model", str(labelled), str(wav)])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout) == {"path": str(wav), **expected.to_dict(timestamps=False)}
+    plain = runner.invoke(main, ["predict", "--align", "--closed-set", "--model", str(labelled), str(wav)])
+    assert plain.exit_code == 0, plain.output
+    columns = plain.stdout.rstrip("\n").split("\t")
+    assert columns[-1] == "aligned: " + " ".join(
+        f"{u.text}@{u.start:.2f}-{u.end:.2f}={u.score:.2f}" for u in expected.alignment.units)

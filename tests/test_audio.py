@@ -194,3 +194,18 @@ def test_wrong_dtype_or_shape(bad: object, match: str) -> None:
 
 def test_errors_are_value_errors() -> None:
     assert issubclass(AudioError, ValueError)
+
+
+def test_huge_finite_channels_mix_without_overflow() -> None:
+    """Two finite channels near float32's limit: their float32 sum overflows, their mean does not."""
+    import warnings
+
+    from phonedge.audio import mono
+
+    x = np.full((100, 2), 3e38, dtype=np.float32)
+    x[::2, 1] = -1e38
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mixed = mono(x)
+    assert np.isfinite(mixed).all()
+    np.testing.assert_array_equal(mixed, x.astype(np.float64).mean(axis=1).astype(np.float32))

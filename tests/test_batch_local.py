@@ -51,6 +51,25 @@ def test_rows_equal_predict_json(reference_bundles: dict, real_recordings: list[
     assert "4 ok, 0 failed, 0 skipped" in res.stderr or f"{len(records)} ok, 0 failed, 0 skipped" in res.stderr
 
 
+def test_align_adds_each_rows_alignment(reference_bundles: dict, real_recordings: list[Path], tmp_path: Path) -> None:
+    import phonedge
+
+    bundle = reference_bundles["int8"]
+    res = cli("batch", "--align", "--format", "jsonl", "--model", bundle, "--out", tmp_path / "out", *real_recordings)
+    assert res.exit_code == 0, res.output
+    rows = by_path(read_rows(tmp_path / "out"))
+    rec = phonedge.load(bundle)
+    assert any(row["alignment"] for row in rows.values())
+    for path in real_recordings:
+        row, expected = rows[str(path)], rec.predict(path, align=True).alignment
+        if expected is None:
+            assert row["alignment"] is None and row["alignment_score"] is None
+            continue
+        assert [(u["text"], u["start"], u["end"], u["score"], u["preferred"]) for u in row["alignment"]] == \
+            [(u.text, u.start, u.end, u.score, u.preferred) for u in expected.units]
+        assert row["alignment_score"] == expected.score
+
+
 def test_one_and_two_workers_and_both_formats_agree(layer_bundle: Path, tmp_path: Path) -> None:
     clips = write_clips(tmp_path / "a", 12)
     results = []

@@ -9,7 +9,7 @@ import pytest
 from phonedge.batch.schema import FIELDS, error_row, from_arrow, from_json, ok_row, to_arrow, to_json
 from phonedge.batch.store import OutputDir, PartWriter, read_part, read_rows
 from phonedge.errors import BatchOutputError
-from phonedge.result import Prediction, Token
+from phonedge.result import AlignedUnit, Alignment, Prediction, Token
 
 def _need(fmt: str) -> None:
     if fmt == "parquet":
@@ -22,8 +22,13 @@ def sample_rows() -> list[dict]:
                       confidence=0.9, duration=0.61234567891, label="1",
                       label_probs={"0": 0.1, "1": 0.7000000000000001, "2": 1e-300, "3": 0.2})
     bare = Prediction(text="", tokens=[], confidence=0.0, duration=0.5)
+    units = [AlignedUnit("w", 5, 0.0, 0.1, 0.99, None, 0, 5), AlignedUnit("ah", 7, 0.1, 0.2, 1 / 3, "eh", 5, 10),
+             AlignedUnit("n", 9, 0.2, 0.3, None, None, 10, 15)]
+    aligned = Prediction(text="w ah n", tokens=[], confidence=0.9, duration=0.3, label="1",
+                         label_probs={"1": 1.0}, label_score=-0.5,
+                         alignment=Alignment("w ah n", units, 0.7, -0.36, -1.0, -1.5, 0.3, "1", "one"))
     return [ok_row("a.wav", pred, "d1"), ok_row("b é.wav", bare, "d1"),
-            error_row("c.wav", "cannot decode c.wav", "d1")]
+            error_row("c.wav", "cannot decode c.wav", "d1"), ok_row("e.wav", aligned, "d1")]
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
@@ -38,6 +43,15 @@ def test_rows_round_trip_exactly(tmp_path: Path, fmt: str) -> None:
     back = read_rows(tmp_path / "out")
     assert back == rows and all(list(r) == list(FIELDS) for r in back)
     assert [p.name for p in sorted((tmp_path / "out").glob("part-*"))] == [f"part-00000{i}.{fmt}" for i in (1, 2)]
+    assert back[3]["alignment"][1] == {"text": "ah", "start": 0.1, "end": 0.2, "score": 1 / 3, "preferred": "eh"}
+    assert back[3]["alignment_score"] == 0.7 and back[0]["alignment"] is None
+
+
+def test_parts_written_before_the_alignment_columns_still_read() -> None:
+    pytest.importorskip("pyarrow", reason="needs pyarrow")
+    table = to_arrow(sample_rows()[:3])
+    old = table.drop_columns(["alignment", "alignment_score"])
+    assert from_arrow(old) == from_arrow(table)
 
 
 def test_arrow_and_json_forms_agree() -> None:
@@ -77,7 +91,7 @@ def test_half_written_part_is_ignored_and_cleared(tmp_path: Path) -> None:
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
 def test_drop_errors_rewrites_parts_in_place(tmp_path: Path, fmt: str) -> None:
     _need(fmt)
-    rows = sample_rows()
+    rows = sample_rows()[:3]
     with OutputDir(tmp_path, fmt) as out:
         writer = PartWriter(out, rows_per_part=2)
         for row in rows + [error_row("d.wav", "boom", "d1")]:

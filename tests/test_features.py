@@ -61,3 +61,16 @@ def test_parity_with_hf_extractor_padded_batch() -> None:
     batch, mask = pad_batch([normalize(x) for x in items])
     np.testing.assert_array_equal(mask, ref.attention_mask)
     assert float(np.abs(batch - ref.input_values).max()) <= 1e-5
+
+
+@pytest.mark.parametrize("scale", [1e20, 1e30, 3e38])
+def test_huge_finite_samples_normalise_as_their_scaled_down_selves(scale: float) -> None:
+    """Float32 sums of samples this large overflow; the rule is scale-free, so the answer must not become zeros."""
+    import warnings
+
+    x = np.random.default_rng(1).uniform(-1, 1, 16000).astype(np.float32)
+    huge = (x / np.abs(x).max() * np.float32(scale)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = normalize(huge)
+    np.testing.assert_allclose(y, normalize(x / np.abs(x).max()), atol=1e-5)

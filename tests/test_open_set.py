@@ -157,3 +157,19 @@ def test_real_speech_is_neither_silent_nor_tonal(real_recordings: list) -> None:
     for path in real_recordings:
         ev = speech_evidence(load_audio(path, None, RATE, 400), GRID)
         assert not ev.silent and not ev.tonal, path
+
+
+@pytest.mark.parametrize("scale", [1e20, 1e36, 3e38])
+def test_huge_tones_and_noise_are_judged_as_at_unit_scale(scale: float) -> None:
+    """Finite samples near float32's limit: the spectrum must not overflow into NaN shares."""
+    import warnings
+
+    t = np.arange(RATE) / RATE
+    tone = np.sin(2 * np.pi * 440 * t).astype(np.float32)
+    noise = np.random.default_rng(2).uniform(-1, 1, RATE).astype(np.float32)
+    for unit in (tone, noise):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            ev = speech_evidence((unit * np.float32(scale)).astype(np.float32), GRID)
+        small = speech_evidence(unit, GRID)
+        assert (ev.loud_frames, ev.tonal) == (small.loud_frames, small.tonal)

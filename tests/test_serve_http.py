@@ -95,8 +95,17 @@ def test_predict_classify_options(client: TestClient, rec: phonedge.Recognizer, 
     assert "label" not in none and none["text"] == nearest["text"]
 
 
+def test_predict_align_option(client: TestClient, rec: phonedge.Recognizer, real_recordings: list[Path]) -> None:
+    path = next(p for p in real_recordings if rec.predict(p).label is not None)
+    aligned = client.post("/v1/predict?align=true&timestamps=true", content=path.read_bytes()).json()
+    assert aligned == rec.predict(path, align=True).to_dict(timestamps=True)
+    assert aligned["alignment"]["label"] == aligned["label"] and aligned["alignment"]["units"]
+    assert "alignment" not in client.post("/v1/predict", content=path.read_bytes()).json()
+
+
 @pytest.mark.parametrize("query, words", [
     ("timestamps=maybe", "timestamps='maybe'"),
+    ("align=2", "align='2'"),
     ("classify=vote", "classify must be one of ctc, nearest, got 'vote'"),
 ])
 def test_bad_options_are_400(client: TestClient, real_recordings: list[Path], query: str, words: str) -> None:

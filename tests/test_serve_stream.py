@@ -75,6 +75,7 @@ def test_random_frame_sizes_reach_the_stream_unchanged(rec: phonedge.Recognizer)
     ('{"sample_rate": true, "format": "pcm16"}', "sample_rate must be an integer"),
     ('{"sample_rate": 16000, "format": "mp3"}', "format must be one of pcm16, f32"),
     ('{"sample_rate": 16000}', "format must be one of"),
+    ('{"sample_rate": 16000, "format": "pcm16", "align": "yes"}', "align must be true or false"),
 ])
 def test_bad_start_messages(rec: phonedge.Recognizer, first: Any, words: str) -> None:
     streams = with_fake_streams(rec)
@@ -182,14 +183,15 @@ def one_per_digit(rec: phonedge.Recognizer, skip: int = 0) -> list[Path]:
 
 
 @needs_stream
-def test_real_stream_finals_match_predict(reference_bundles: dict[str, Path]) -> None:
+@pytest.mark.parametrize("align", [False, True])
+def test_real_stream_finals_match_predict(reference_bundles: dict[str, Path], align: bool) -> None:
     rec = phonedge.load(reference_bundles["int8"], threads=1)
     files = one_per_digit(rec, skip=3)
     audio, spans = utterances_with_pauses(files)
     pcm = (np.clip(audio, -1, 1 - 2**-15) * 32768).astype("<i2")
     rng = np.random.default_rng(1)
     with client_for(rec, workers=2) as c, c.websocket_connect("/v1/stream") as ws:
-        ws.send_text(json.dumps(START))
+        ws.send_text(json.dumps({**START, "align": True} if align else START))
         ws.receive_text()
         data, pos = pcm.tobytes(), 0
         while pos < len(data):
@@ -201,9 +203,10 @@ def test_real_stream_finals_match_predict(reference_bundles: dict[str, Path]) ->
     assert code == 1000
     finals = [m for m in msgs if m["kind"] == "final" and m["text"]]
     assert [f["label"] for f in finals] == [rec.predict(f).label for f in files] == ["0", "1", "2", "3"]
-    local = rec.stream()  # the library on the same samples in one block: the server adds nothing, loses nothing
+    local = rec.stream(align=align)  # the library on the same samples in one block: the server adds, loses nothing
     expected = [e.to_dict() for e in local.accept(pcm, 16000) + local.finish() if e.kind == "final"]
     assert [m for m in msgs if m["kind"] == "final"] == expected
+    assert all(("alignment" in f) == align for f in finals)
     for f, (start, end) in zip(finals, spans):
         assert f["start"] <= end and f["end"] >= start
     assert msgs[-1]["finals"] == [{k: m[k] for k in ("text", "label", "label_reason", "start", "end")}

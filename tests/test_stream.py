@@ -89,6 +89,26 @@ def test_each_utterance_is_its_own_segment_with_the_offline_label(rec: phonedge.
         assert final.emitted_at >= final.end  # an event never comes before the audio it needs
 
 
+def test_aligned_finals_carry_predicts_alignment_in_stream_time(rec: phonedge.Recognizer, speech: tuple,
+                                                                reference_events: list) -> None:
+    audio, _ = speech
+    rng = np.random.default_rng(3)
+    events = run(rec.stream(align=True), audio, rng.integers(RATE // 100, RATE, size=len(audio) // 100).tolist())
+    assert [e.to_dict() for e in events if e.kind == "partial"] == \
+        [e.to_dict() for e in reference_events if e.kind == "partial"]
+    finals = [e for e in events if e.kind == "final"]
+    assert sum(e.alignment is not None for e in finals) >= 6
+    for final, plain in zip(finals, [e for e in reference_events if e.kind == "final"]):
+        assert {k: v for k, v in final.to_dict().items() if k != "alignment"} == plain.to_dict()
+        pred = rec.predict(audio[final.start_sample : final.end_sample], RATE, align=True)
+        if pred.alignment is None:
+            assert final.alignment is None and "alignment" not in final.to_dict()
+            continue
+        offset, frames = final.start_sample / RATE, final.start_sample // rec.decoding.grid.stride
+        assert final.alignment == pred.alignment.shifted(offset, frames)
+        assert final.alignment.units[0].start == pytest.approx(pred.alignment.units[0].start + offset)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_events_do_not_depend_on_block_sizes(rec: phonedge.Recognizer, speech: tuple, reference_events: list,
                                              seed: int) -> None:

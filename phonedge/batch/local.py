@@ -8,15 +8,15 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Optional
 
 from ..errors import PhonedgeError
-from .rows import predict_rows
+from .rows import DEFAULT_REQUEST, RowRequest, predict_rows
 from .schema import Row
 
-# Set in each worker process by _init_worker: (recogniser, digest, classify), or the load error.
-_WORKER: Optional[tuple[Any, str, str]] = None
+# Set in each worker process by _init_worker: (recogniser, digest, request), or the load error.
+_WORKER: Optional[tuple[Any, str, RowRequest]] = None
 _WORKER_ERROR: Optional[PhonedgeError] = None
 
 
-def _init_worker(bundle: str, threads: int, digest: str, classify: str, child: bool = False) -> None:
+def _init_worker(bundle: str, threads: int, digest: str, request: RowRequest, child: bool = False) -> None:
     global _WORKER, _WORKER_ERROR
     from ..recognizer import load
 
@@ -26,7 +26,7 @@ def _init_worker(bundle: str, threads: int, digest: str, classify: str, child: b
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     try:
-        _WORKER = (load(bundle, threads=threads), digest, classify)
+        _WORKER = (load(bundle, threads=threads), digest, request)
     except PhonedgeError as exc:  # reported by the first task, as the typed error it is
         _WORKER_ERROR = exc
 
@@ -34,8 +34,8 @@ def _init_worker(bundle: str, threads: int, digest: str, classify: str, child: b
 def _work(items: list[tuple[str, str]]) -> list[Row]:
     if _WORKER is None:
         raise _WORKER_ERROR or PhonedgeError("batch worker has no model")
-    rec, digest, classify = _WORKER
-    return predict_rows(rec, items, digest, classify)
+    rec, digest, request = _WORKER
+    return predict_rows(rec, items, digest, request)
 
 
 def _chunks(items: Sequence[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
@@ -50,7 +50,7 @@ def local_rows(
     *,
     workers: int,
     threads: int,
-    classify: str = "ctc",
+    request: RowRequest = DEFAULT_REQUEST,
     files_per_task: int = 8,
 ) -> Iterator[Row]:
     """Rows of (path, opened path) ITEMS, in completion order, from WORKERS processes of THREADS threads.
@@ -58,7 +58,7 @@ def local_rows(
     One worker runs in this process; more run as spawned processes, fed FILES_PER_TASK inputs at a time.
     """
     if workers <= 1:
-        _init_worker(bundle, threads, digest, classify)
+        _init_worker(bundle, threads, digest, request)
         for chunk in _chunks(items, files_per_task):
             yield from _work(chunk)
         return
@@ -67,7 +67,7 @@ def local_rows(
     # spawn, not fork: a forked child would inherit ONNX Runtime's thread pools in an unknown state.
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(bundle, threads, digest, classify, True)) as pool:
+                             initargs=(bundle, threads, digest, request, True)) as pool:
         tasks = _chunks(items, files_per_task)
         pending: set[Future[list[Row]]] = set()
         try:

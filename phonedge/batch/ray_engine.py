@@ -12,24 +12,24 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Optional
 
 from ..errors import MissingExtraError, PhonedgeError
-from .rows import predict_rows
+from .rows import DEFAULT_REQUEST, RowRequest, predict_rows
 from .schema import Row, from_arrow, to_arrow
 
 class BatchPredictor:
     """A Ray Data actor: one recogniser with THREADS ONNX Runtime threads, rows for batches of paths."""
 
-    def __init__(self, bundle: str, threads: int, digest: str, classify: str) -> None:
+    def __init__(self, bundle: str, threads: int, digest: str, request: RowRequest) -> None:
         """Open the bundle once for the actor's life."""
         from ..recognizer import load
 
         self._rec = load(bundle, threads=threads)
         self._digest = digest
-        self._classify = classify
+        self._request = request
 
     def __call__(self, batch: dict[str, Any]) -> Any:
         """Rows (an Arrow table) of a batch holding the columns ``path`` and ``opened``."""
         items = [(str(p), str(o)) for p, o in zip(batch["path"], batch["opened"])]
-        return to_arrow(predict_rows(self._rec, items, self._digest, self._classify))
+        return to_arrow(predict_rows(self._rec, items, self._digest, self._request))
 
 
 def _ray() -> Any:
@@ -61,7 +61,7 @@ def ray_rows(
     *,
     actors: int,
     threads: int,
-    classify: str = "ctc",
+    request: RowRequest = DEFAULT_REQUEST,
     files_per_task: int = 8,
 ) -> Iterator[Row]:
     """Rows of (path, opened path) ITEMS, in completion order, from ACTORS actors of THREADS CPUs each."""
@@ -84,7 +84,7 @@ def ray_rows(
     ds = ray.data.from_items([{"path": p, "opened": o} for p, o in items], override_num_blocks=blocks)
     ds = ds.map_batches(
         BatchPredictor,
-        fn_constructor_kwargs={"bundle": bundle, "threads": threads, "digest": digest, "classify": classify},
+        fn_constructor_kwargs={"bundle": bundle, "threads": threads, "digest": digest, "request": request},
         batch_size=files_per_task,
         batch_format="numpy",
         compute=ActorPoolStrategy(size=actors),

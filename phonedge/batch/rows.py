@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import PhonedgeError
 from .schema import Row, error_row, ok_row
+
+
+@dataclass(frozen=True)
+class RowRequest:
+    """What every worker asks of each input: the class decision method, and whether to align the decided class."""
+
+    classify: str = "ctc"
+    align: bool = False
+
+
+DEFAULT_REQUEST = RowRequest()
 
 
 def open_path(path: str) -> str:
@@ -15,11 +27,13 @@ def open_path(path: str) -> str:
     return os.path.abspath(path)
 
 
-def predict_rows(recognizer: Any, items: Iterable[tuple[str, str]], digest: str, classify: str = "ctc") -> list[Row]:
+def predict_rows(recognizer: Any, items: Iterable[tuple[str, str]], digest: str,
+                 request: RowRequest = DEFAULT_REQUEST) -> list[Row]:
     """Rows of (path, opened path) items, in order: transcribed, or the reason each failed (never an exception)."""
     pairs = list(items)
     rows = []
-    for (path, _opened), outcome in zip(pairs, recognizer.predict_each([o for _, o in pairs], classify=classify)):
+    outcomes = recognizer.predict_each([o for _, o in pairs], classify=request.classify, align=request.align)
+    for (path, _opened), outcome in zip(pairs, outcomes):
         if outcome.prediction is not None:
             rows.append(ok_row(path, outcome.prediction, digest))
         elif isinstance(outcome.error, PhonedgeError):

@@ -10,7 +10,7 @@ from typing import Optional
 
 from ..errors import PhonedgeError
 from ..manifest import bundle_digest
-from .rows import open_path
+from .rows import RowRequest, open_path
 from .schema import STATUS_OK, Row, pyarrow
 from .split import default_split, usable_cores
 from .store import FORMATS, OutputDir, PartWriter
@@ -20,7 +20,7 @@ ENGINES = ("local", "ray")
 
 @dataclass(frozen=True)
 class BatchConfig:
-    """How to run: engine, output format, workers (or actors) and threads (0: chosen), part sizes."""
+    """How to run: engine, output format, workers (or actors) and threads (0: chosen), part sizes; classify/align."""
 
     engine: str = "local"
     fmt: str = "parquet"
@@ -28,9 +28,15 @@ class BatchConfig:
     threads: int = 0
     ray_address: Optional[str] = None
     classify: str = "ctc"
+    align: bool = False
     files_per_task: int = 8
     rows_per_part: int = 1000
     seconds_per_part: float = 60.0
+
+    @property
+    def request(self) -> RowRequest:
+        """What the workers ask of each input."""
+        return RowRequest(self.classify, self.align)
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,7 @@ def _engine_rows(bundle: str, items: list[tuple[str, str]], digest: str, config:
 
         workers, threads = default_split(usable_cores(), config.workers, config.threads)
         workers = max(1, min(workers, len(items)))
-        rows = local_rows(bundle, items, digest, workers=workers, threads=threads, classify=config.classify,
+        rows = local_rows(bundle, items, digest, workers=workers, threads=threads, request=config.request,
                           files_per_task=config.files_per_task)
         return rows, workers, threads
     from .ray_engine import connect, ray_rows
@@ -101,7 +107,7 @@ def _engine_rows(bundle: str, items: list[tuple[str, str]], digest: str, config:
     cpus = int(connect(config.ray_address).get("CPU", 1))
     actors, threads = default_split(cpus, config.workers, config.threads)
     actors = max(1, min(actors, len(items)))
-    rows = ray_rows(bundle, items, digest, actors=actors, threads=threads, classify=config.classify,
+    rows = ray_rows(bundle, items, digest, actors=actors, threads=threads, request=config.request,
                     files_per_task=config.files_per_task)
     return rows, actors, threads
 

@@ -15,9 +15,12 @@ STATUS_ERROR = "error"
 # Column order of every part file, Parquet or JSON lines.
 FIELDS = (
     "path", "status", "error", "duration", "text", "tokens", "label", "label_probs", "label_score", "label_reason",
-    "bundle_digest", "phonedge_version",
+    "alignment", "alignment_score", "bundle_digest", "phonedge_version",
 )
 TOKEN_FIELDS = ("text", "start", "end", "confidence")  # a token of the ``tokens`` column
+# A unit of the ``alignment`` column (the decided class aligned, with --align): its times, score, preferred rival.
+UNIT_FIELDS = ("text", "start", "end", "score", "preferred")
+_STRINGS = ("text", "preferred")
 
 Row = dict[str, Any]
 
@@ -36,9 +39,17 @@ def ok_row(path: str, pred: Prediction, digest: str) -> Row:
         "label_probs": None if pred.label_probs is None else {k: float(v) for k, v in pred.label_probs.items()},
         "label_score": None if pred.label_score is None else float(pred.label_score),
         "label_reason": pred.label_reason,
+        "alignment": None if pred.alignment is None else [
+            {name: _unit_value(getattr(u, name), name) for name in UNIT_FIELDS} for u in pred.alignment.units],
+        "alignment_score": None if pred.alignment is None or pred.alignment.score is None
+        else float(pred.alignment.score),
         "bundle_digest": digest,
         "phonedge_version": __version__,
     }
+
+
+def _unit_value(value: Any, name: str) -> Any:
+    return value if name in _STRINGS or value is None else float(value)
 
 
 def error_row(path: str, message: str, digest: str) -> Row:
@@ -64,11 +75,12 @@ def arrow_schema() -> Any:
     pa = pyarrow()
 
     token = pa.struct([(name, pa.string() if name == "text" else pa.float64()) for name in TOKEN_FIELDS])
+    unit = pa.struct([(name, pa.string() if name in _STRINGS else pa.float64()) for name in UNIT_FIELDS])
     types = {
         "path": pa.string(), "status": pa.string(), "error": pa.string(), "duration": pa.float64(),
         "text": pa.string(), "tokens": pa.list_(token), "label": pa.string(),
         "label_probs": pa.map_(pa.string(), pa.float64()), "label_score": pa.float64(), "label_reason": pa.string(),
-        "bundle_digest": pa.string(),
+        "alignment": pa.list_(unit), "alignment_score": pa.float64(), "bundle_digest": pa.string(),
         "phonedge_version": pa.string(),
     }
     return pa.schema([(name, types[name]) for name in FIELDS])
@@ -90,8 +102,9 @@ def to_arrow(rows: Iterable[Row]) -> Any:
 
 
 def from_arrow(table: Any) -> list[Row]:
-    """Rows of an Arrow table or record batch in the row schema, as plain dicts."""
-    rows = table.select(list(FIELDS)).to_pylist()
+    """Rows of an Arrow table or record batch in the row schema, as plain dicts (columns it lacks as None)."""
+    have = [name for name in FIELDS if name in table.schema.names]  # parts written before a column existed
+    rows = [{name: row.get(name) for name in FIELDS} for row in table.select(have).to_pylist()]
     for row in rows:
         if row["label_probs"] is not None:
             row["label_probs"] = dict(row["label_probs"])

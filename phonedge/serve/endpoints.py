@@ -41,12 +41,12 @@ def _classify(request: Request) -> str:
 
 
 def predict_upload(rec: Recognizer, data: bytes, where: str, header: Header, classify: str,
-                   settings: ServeSettings, reservation: Reservation) -> Any:
+                   settings: ServeSettings, reservation: Reservation, align: bool = False) -> Any:
     """Decode an uploaded file within the server's limits and transcribe it (runs on a pool thread)."""
     samples = decode_upload(data, where, header, rec.sample_rate, settings, reservation)
     if classify == NO_CLASSES:
         return rec.predict(samples, rec.sample_rate, labels=[])
-    return rec.predict(samples, rec.sample_rate, classify=classify)  # type: ignore[arg-type]
+    return rec.predict(samples, rec.sample_rate, classify=classify, align=align)  # type: ignore[arg-type]
 
 
 async def _upload(request: Request, max_bytes: int) -> tuple[bytes, str]:
@@ -70,6 +70,7 @@ async def predict(request: Request) -> Response:
     """``POST /v1/predict``: the body (or a multipart file) is audio in any format ``predict`` reads."""
     state: ServerState = request.app.state.phonedge
     timestamps = _flag(request, "timestamps", False)
+    align = _flag(request, "align", False)
     classify = _classify(request)
     settings, rec = state.settings, state.recognizer
     data, where = await _upload(request, settings.max_body_bytes)
@@ -78,7 +79,7 @@ async def predict(request: Request) -> Response:
     need = min(math.ceil(header.seconds * rec.sample_rate), int(settings.max_audio_seconds * rec.sample_rate))
     reservation = await state.budget.reserve(need, settings.queue_timeout)  # 503 when it stays full
     try:
-        pred = await state.pool.run(predict_upload, rec, data, where, header, classify, settings, reservation)
+        pred = await state.pool.run(predict_upload, rec, data, where, header, classify, settings, reservation, align)
     finally:
         reservation.release()
     return JSONResponse(pred.to_dict(timestamps=timestamps))

@@ -17,10 +17,11 @@ MAX_SAMPLE_RATE = 384_000
 
 @dataclass(frozen=True)
 class StartMessage:
-    """The client's first message: ``{"sample_rate": 16000, "format": "pcm16"}``."""
+    """The client's first message: ``{"sample_rate": 16000, "format": "pcm16"}``, optionally ``"align": true``."""
 
     sample_rate: int
     format: str
+    align: bool = False
 
     @classmethod
     def parse(cls, text: str) -> StartMessage:
@@ -32,16 +33,20 @@ class StartMessage:
             raise BadRequestError(f"the start message is not JSON; send {example} first") from None
         if not isinstance(data, dict):
             raise BadRequestError(f"the start message must be a JSON object like {example}")
-        unknown = sorted(set(data) - {"sample_rate", "format"})
+        unknown = sorted(set(data) - {"sample_rate", "format", "align"})
         if unknown:
-            raise BadRequestError(f"the start message has unknown fields {unknown}; it takes sample_rate and format")
+            raise BadRequestError(f"the start message has unknown fields {unknown}; it takes sample_rate, format "
+                                  "and align")
         rate, fmt = data.get("sample_rate"), data.get("format")
         if isinstance(rate, bool) or not isinstance(rate, int) or not 0 < rate <= MAX_SAMPLE_RATE:
             raise BadRequestError(f"start message: sample_rate must be an integer in Hz (1..{MAX_SAMPLE_RATE}), "
                                   f"got {rate!r}")
         if fmt not in FORMATS:
             raise BadRequestError(f"start message: format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-        return cls(rate, fmt)
+        align = data.get("align", False)
+        if not isinstance(align, bool):
+            raise BadRequestError(f"start message: align must be true or false, got {align!r}")
+        return cls(rate, fmt, align)
 
 
 def is_stop(text: str) -> bool:

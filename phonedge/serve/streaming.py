@@ -131,7 +131,7 @@ class StreamSession:
         try:
             start = await self._start()
             rec = self.state.recognizer
-            stream = rec.stream()
+            stream = rec.stream(align=start.align)
             await self.ws.send_text(json.dumps({
                 "kind": "ready", "sample_rate": start.sample_rate, "format": start.format,
                 "model_sample_rate": rec.sample_rate, "max_seconds": self.state.settings.max_stream_seconds,
