@@ -7,7 +7,7 @@ from typing import Any
 
 from phonedge.decide import threshold_for_rejection_rate
 from phonedge.errors import ExportError, PhonedgeError
-from phonedge.evaluate import NONE, EvalItem, read_eval_manifest
+from phonedge.evaluate import NONE, EvalItem, read_eval_list
 from phonedge.manifest import ClassLabel
 
 DEFAULT_REJECT_FRR = 0.01
@@ -18,7 +18,7 @@ def read_calibration(path: Path, labels: list[ClassLabel]) -> list[EvalItem]:
     if not labels:
         raise ExportError("--reject-calibration needs --labels: the threshold is calibrated on the class decision")
     try:
-        items = read_eval_manifest(path)
+        items = read_eval_list(path)
     except PhonedgeError as exc:
         raise ExportError(f"reject calibration: {exc}") from None
     names = {lab.label for lab in labels}

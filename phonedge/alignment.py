@@ -114,7 +114,7 @@ class Recognizer(Protocol):
     @property
     def decoding(self) -> Decoding: ...
 
-    def read_audio(self, audio: Any, sample_rate: Optional[int] = None) -> NDArray[np.float32]: ...
+    def prepare_audio(self, audio: Any, sample_rate: Optional[int] = None) -> NDArray[np.float32]: ...
 
     def logits(self, samples: NDArray[np.float32]) -> NDArray[np.float32]: ...
 
@@ -230,7 +230,7 @@ def align(
         AudioError: the audio is missing, unreadable, too short or malformed.
     """
     chosen = resolve(recognizer, transcript, label, labels)
-    samples = recognizer.read_audio(audio, sample_rate)
+    samples = recognizer.prepare_audio(audio, sample_rate)
     return align_logits(recognizer, recognizer.logits(samples), len(samples), chosen, star=star, scores=scores)
 
 

@@ -72,6 +72,6 @@ def test_moved_members_warn_and_still_work(layer_bundle: Path) -> None:
 
 
 def test_microphone_error_keeps_its_old_home() -> None:
-    from phonedge.live import MicrophoneError
+    from phonedge.live_input import MicrophoneError
 
     assert MicrophoneError is phonedge.MicrophoneError
