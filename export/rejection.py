@@ -14,7 +14,7 @@ DEFAULT_REJECT_FRR = 0.01
 
 
 def read_calibration(path: Path, labels: list[ClassLabel]) -> list[EvalItem]:
-    """The calibration rows (an eval manifest), checked against the classes before any export work."""
+    """The calibration rows (an eval list), checked against the classes before any export work."""
     if not labels:
         raise ExportError("--reject-calibration needs --labels: the threshold is calibrated on the class decision")
     try:
