@@ -103,20 +103,28 @@ class Alignment:
         return json.dumps(self.to_dict(), ensure_ascii=False)
 
 
-class Recognizer(Protocol):
+class AligningModel(Protocol):
     """The part of :class:`phonedge.Recognizer` that alignment uses (it sits below the recogniser)."""
 
     manifest: Manifest
 
     @property
-    def labels(self) -> list[ClassLabel]: ...
+    def labels(self) -> list[ClassLabel]:
+        """The bundle's class labels."""
+        ...
 
     @property
-    def decoding(self) -> Decoding: ...
+    def decoding(self) -> Decoding:
+        """The bundle's decoding layer."""
+        ...
 
-    def prepare_audio(self, audio: Any, sample_rate: Optional[int] = None) -> NDArray[np.float32]: ...
+    def prepare_audio(self, audio: Any, sample_rate: Optional[int] = None) -> NDArray[np.float32]:
+        """Mono float32 samples at the model rate."""
+        ...
 
-    def logits(self, samples: NDArray[np.float32]) -> NDArray[np.float32]: ...
+    def logits(self, samples: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Logits (frames, classes) of samples."""
+        ...
 
 
 def candidate_ids(spec: TokenizerSpec, num_classes: int) -> NDArray[np.int64]:
@@ -201,7 +209,7 @@ def align_log_probs(
 
 
 def align(
-    recognizer: Recognizer,
+    recognizer: AligningModel,
     audio: Any,
     sample_rate: Optional[int] = None,
     *,
@@ -235,7 +243,7 @@ def align(
 
 
 def resolve(
-    recognizer: Recognizer,
+    recognizer: AligningModel,
     transcript: Optional[str],
     label: Union[str, int, None],
     labels: Optional[Sequence[ClassLabel]] = None,
@@ -259,7 +267,7 @@ def resolve(
 
 
 def align_logits(
-    recognizer: Recognizer,
+    recognizer: AligningModel,
     logits: NDArray[np.floating],
     n_samples: int,
     chosen: ClassLabel,
