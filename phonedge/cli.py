@@ -1,4 +1,4 @@
-"""The ``phonedge`` command line: a thin layer over the library (predict, eval, export)."""
+"""The ``phonedge`` command line: each command parses, calls the library and formats its answer."""
 
 from __future__ import annotations
 
