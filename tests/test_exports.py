@@ -77,7 +77,7 @@ def test_moved_members_warn_and_still_work(layer_bundle: Path) -> None:
     assert old == rec.predict(x, 16000)
 
 
-def test_microphone_error_keeps_its_old_home() -> None:
+def test_live_input_raises_the_exported_microphone_error() -> None:
     from phonedge.live_input import MicrophoneError
 
     assert MicrophoneError is phonedge.MicrophoneError
