@@ -28,7 +28,7 @@ demo: $(BUNDLE)/phonedge.json
 	@echo "== phonedge predict (real FSDD recordings, 8 kHz -> 16 kHz) =="
 	$(VENV)/bin/phonedge predict --model $(BUNDLE) --timestamps $(DEMO_FILES)
 	@echo "== phonedge eval on the 120-utterance FSDD test split (digits 0-3) =="
-	$(VENV)/bin/phonedge eval $(BUNDLE) --manifest reference/eval.tsv
+	$(VENV)/bin/phonedge eval $(BUNDLE) --eval-list reference/eval.tsv
 
 test: $(STAMP) browser praat web-deps
 	$(VENV)/bin/ruff check phonedge export

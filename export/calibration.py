@@ -69,13 +69,13 @@ def load_calibration_audio(
     folder: Path, sample_rate: int, do_normalize: bool = True, min_samples: int = 1
 ) -> list[NDArray[np.float32]]:
     """Every audio file under FOLDER (its first 30 s), read exactly as the runtime reads it, normalised."""
-    from phonedge.audio import load_audio
+    from phonedge.audio import prepare_audio
     from phonedge.errors import AudioError
 
     signals = []
     for path in calibration_files(folder):
         try:
-            samples = load_audio(path, None, sample_rate, min_samples)
+            samples = prepare_audio(path, None, sample_rate, min_samples)
         except AudioError as exc:
             raise ExportError(f"cannot use this calibration audio file: {exc}; remove or convert it") from exc
         signals.append(normalize(samples[: int(MAX_SECONDS * sample_rate)], do_normalize))

@@ -425,7 +425,7 @@ def _default_mask(target: str, layer_norm: bool, quantize: str) -> bool:
     """Whether the graph takes an attention mask unless told: float layer-norm models on the CPU only.
 
     Dynamic int8 (and int4, which runs int8 MatMuls) takes one activation scale per batch, so the
-    runtime runs such bundles one item per call (phonedge/batching.py): a mask would only cost
+    runtime runs such bundles one item per call (phonedge/batch_policy.py): a mask would only cost
     time (its Where/Slice/Add in every layer: 2-7% of the xlsr-53 int8 latency at 1-10 s on an
     AMD EPYC, 2 threads) and never mask anything.
 

@@ -70,7 +70,7 @@ class ExportOptions:
                                                default_help="generated signals")
     labels: Optional[Path] = option(None, "TSV file of the model card's classes: label, name, transcript.", path=True)
     reject_calibration: Optional[Path] = option(
-        None, "Eval manifest (path, transcript, label) of recordings to set the open-set threshold on; rows with an "
+        None, "Eval list (path, transcript, label) of recordings to set the open-set threshold on; rows with an "
         "empty or 'none' label are none of the classes. Never the test split.", path=True,
         default_help="no calibration: the runtime's default threshold")
     reject_frr: float = option(0.01, "Share of the calibration's in-set recordings the threshold may reject.",

@@ -7,18 +7,18 @@ from typing import Any
 
 from phonedge.decide import threshold_for_rejection_rate
 from phonedge.errors import ExportError, PhonedgeError
-from phonedge.evaluate import NONE, EvalItem, read_eval_manifest
+from phonedge.evaluate import NONE, EvalItem, read_eval_list
 from phonedge.manifest import ClassLabel
 
 DEFAULT_REJECT_FRR = 0.01
 
 
 def read_calibration(path: Path, labels: list[ClassLabel]) -> list[EvalItem]:
-    """The calibration rows (an eval manifest), checked against the classes before any export work."""
+    """The calibration rows (an eval list), checked against the classes before any export work."""
     if not labels:
         raise ExportError("--reject-calibration needs --labels: the threshold is calibrated on the class decision")
     try:
-        items = read_eval_manifest(path)
+        items = read_eval_list(path)
     except PhonedgeError as exc:
         raise ExportError(f"reject calibration: {exc}") from None
     names = {lab.label for lab in labels}

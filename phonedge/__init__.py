@@ -2,9 +2,11 @@
 
 from ._version import __version__
 from .alignment import AlignedUnit, Alignment
+from .batch_policy import BatchPolicy
 from .chunking import ChunkPlan
 from .decide import Classify
 from .decoding import Decoding, LogitsEngine
+from .deprecation import renamed_attributes
 from .errors import (
     AlignmentError,
     AlignmentTooLongError,
@@ -16,8 +18,8 @@ from .errors import (
     BatchOutputError,
     BundleNotFoundError,
     EmptyTranscriptError,
-    EvalManifestError,
-    EvalManifestNotFoundError,
+    EvalListError,
+    EvalListNotFoundError,
     ExportError,
     InvalidAudioError,
     InvalidInputError,
@@ -48,6 +50,7 @@ __all__ = [
     "ClassLabel",
     "Alignment",
     "AlignedUnit",
+    "BatchPolicy",
     "ChunkPlan",
     "Classify",
     "Decoding",
@@ -67,8 +70,8 @@ __all__ = [
     "ProviderError",
     "ExportError",
     "MissingExtraError",
-    "EvalManifestError",
-    "EvalManifestNotFoundError",
+    "EvalListError",
+    "EvalListNotFoundError",
     "InvalidInputError",
     "StreamError",
     "StreamClosedError",
@@ -82,3 +85,7 @@ __all__ = [
     "UnknownUnitError",
     "UnknownLabelError",
 ]
+
+__getattr__ = renamed_attributes(
+    __name__, {"EvalManifestError": "EvalListError", "EvalManifestNotFoundError": "EvalListNotFoundError"}
+)

@@ -37,20 +37,28 @@ DELETED = ""  # AlignedUnit.preferred when the model prefers no unit at that pla
 MAX_SCORE_TABLE_BYTES = 1 << 30
 
 
-class Recognizer(Protocol):
+class AligningModel(Protocol):
     """The part of :class:`phonedge.Recognizer` that alignment uses (it sits below the recogniser)."""
 
     manifest: Manifest
 
     @property
-    def labels(self) -> list[ClassLabel]: ...
+    def labels(self) -> list[ClassLabel]:
+        """The bundle's class labels."""
+        ...
 
     @property
-    def decoding(self) -> Decoding: ...
+    def decoding(self) -> Decoding:
+        """The bundle's decoding layer."""
+        ...
 
-    def read_audio(self, audio: Any, sample_rate: Optional[int] = None) -> NDArray[np.float32]: ...
+    def prepare_audio(self, audio: Any, sample_rate: Optional[int] = None) -> NDArray[np.float32]:
+        """Mono float32 samples at the model rate."""
+        ...
 
-    def logits(self, samples: NDArray[np.float32]) -> NDArray[np.float32]: ...
+    def logits(self, samples: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Logits (frames, classes) of samples."""
+        ...
 
 
 def candidate_ids(spec: TokenizerSpec, num_classes: int) -> NDArray[np.int64]:
@@ -135,7 +143,7 @@ def align_log_probs(
 
 
 def align(
-    recognizer: Recognizer,
+    recognizer: AligningModel,
     audio: Any,
     sample_rate: Optional[int] = None,
     *,
@@ -164,12 +172,12 @@ def align(
         AudioError: the audio is missing, unreadable, too short or malformed.
     """
     chosen = resolve(recognizer, transcript, label, labels)
-    samples = recognizer.read_audio(audio, sample_rate)
+    samples = recognizer.prepare_audio(audio, sample_rate)
     return align_logits(recognizer, recognizer.logits(samples), len(samples), chosen, star=star, scores=scores)
 
 
 def resolve(
-    recognizer: Recognizer,
+    recognizer: AligningModel,
     transcript: Optional[str],
     label: Union[str, int, None],
     labels: Optional[Sequence[ClassLabel]] = None,
@@ -193,7 +201,7 @@ def resolve(
 
 
 def align_logits(
-    recognizer: Recognizer,
+    recognizer: AligningModel,
     logits: NDArray[np.floating],
     n_samples: int,
     chosen: ClassLabel,

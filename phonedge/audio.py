@@ -12,6 +12,7 @@ from typing import Union
 import numpy as np
 from numpy.typing import NDArray
 
+from .deprecation import renamed_attributes
 from .errors import AudioDecodeError, AudioFileNotFoundError, AudioTooShortError, InvalidAudioError
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -23,7 +24,7 @@ AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3", ".opus", ".
 RESAMPLE_QUALITY = "VHQ"
 
 
-def read_audio(path: PathLike) -> tuple[NDArray[np.float32], int]:
+def decode_file(path: PathLike) -> tuple[NDArray[np.float32], int]:
     """Decode an audio file into float32 samples of shape (frames, channels) and its sample rate."""
     p = check_file(path)
     return _decode(str(p), str(p))
@@ -42,7 +43,7 @@ def check_file(path: PathLike) -> Path:
 
 
 def decode_audio_bytes(data: bytes, where: str = "audio") -> tuple[NDArray[np.float32], int]:
-    """Decode an encoded audio file held in memory (e.g. an upload) like :func:`read_audio` decodes a path."""
+    """Decode an encoded audio file held in memory (e.g. an upload) like :func:`decode_file` decodes a path."""
     if not data:
         raise AudioDecodeError(f"{where} is empty (0 bytes), not audio")
     return _decode(io.BytesIO(data), where)
@@ -145,7 +146,7 @@ def check_sample_rate(sample_rate: object) -> None:
         raise InvalidAudioError(f"sample_rate must be a positive integer in Hz, got {sample_rate!r}")
 
 
-def load_audio(
+def prepare_audio(
     audio: PathLike | NDArray[np.generic],
     sample_rate: int | None,
     target_rate: int,
@@ -156,7 +157,7 @@ def load_audio(
     if isinstance(audio, (str, os.PathLike)):
         if sample_rate is not None:
             raise InvalidAudioError("sample_rate is only for arrays: a file carries its own rate")
-        samples, rate = read_audio(audio)
+        samples, rate = decode_file(audio)
         where = str(audio)
     else:
         if sample_rate is None:
@@ -177,3 +178,6 @@ def check_length(n_samples: int, where: str, rate: int, min_samples: int) -> Non
             f"{where}: {n_samples / rate * 1000:.1f} ms of audio is shorter than the model's receptive field "
             f"of {min_samples} samples ({min_samples / rate * 1000:.0f} ms); it is refused, not padded"
         )
+
+
+__getattr__ = renamed_attributes(__name__, {"read_audio": "decode_file", "load_audio": "prepare_audio"})

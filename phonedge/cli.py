@@ -1,28 +1,28 @@
-"""The ``phonedge`` command line: a thin layer over the library (predict, eval, export)."""
+"""The ``phonedge`` command line: each command parses, calls the library and formats its answer."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Any, Callable, NoReturn, Optional
 
 import click
 
 from ._version import __version__
+from .cli_inputs import InputRun, expand_inputs
 from .decide import CLASSIFY_METHODS
+from .deprecation import renamed_note
 from .errors import PhonedgeError
 from .result import label_text
 from .extras import EXPORT_INSTALL_HINT, is_export_module
 from .session import PROVIDERS
 
-LIST_SUFFIXES = {".txt", ".lst", ".list"}
 ENV_MODEL = "PHONEDGE_MODEL"
 # The bundle that `make demo` builds from the committed reference model, in a source checkout.
 DEMO_BUNDLE = Path(__file__).resolve().parents[1] / "bundles" / "reference-int8"
-PROGRESS_MIN_FILES = 5
 
 
 def default_model() -> Optional[str]:
@@ -32,39 +32,22 @@ def default_model() -> Optional[str]:
     return str(DEMO_BUNDLE) if DEMO_BUNDLE.is_dir() else None
 
 
-def expand_inputs(args: tuple[str, ...]) -> Iterator[Path]:
-    """Files as given; folders walked for audio files (sorted); list files read line by line."""
-    from .audio import find_audio
-
-    for arg in args:
-        list_file = arg[1:] if arg.startswith("@") else None
-        p = Path(list_file or arg)
-        if p.is_dir():
-            yield from find_audio(p)
-        elif list_file is not None or (p.suffix.lower() in LIST_SUFFIXES and p.is_file()):
-            try:
-                lines = p.read_text(encoding="utf-8").splitlines()
-            except OSError as exc:
-                raise click.UsageError(f"cannot read list file {p}: {exc.strerror}") from exc
-            for line in lines:
-                line = line.strip()
-                if line and not line.startswith("#"):
-                    entry = Path(line)
-                    yield entry if entry.is_absolute() else p.parent / entry
-        else:
-            yield p
+def need_model(model: Optional[str], how: str = "--model BUNDLE") -> str:
+    """MODEL, else the one "no model bundle" error, saying HOW this command takes a bundle."""
+    if not model:
+        raise PhonedgeError(
+            f"no model bundle: pass {how} or set {ENV_MODEL} "
+            "(make demo builds bundles/reference-int8 from the committed reference model)"
+        )
+    return model
 
 
 def _open(model: Optional[str], threads: int, provider: str, reject_threshold: Optional[float] = None,
-          closed_set: bool = False):
+          closed_set: bool = False, how: str = "--model BUNDLE"):
     from .recognizer import load
 
-    if not model:
-        raise PhonedgeError(
-            f"no model bundle: pass --model BUNDLE or set {ENV_MODEL} "
-            "(make demo builds bundles/reference-int8 from the committed reference model)"
-        )
-    return load(model, provider=provider, threads=threads, reject_threshold=reject_threshold, open_set=not closed_set)
+    return load(need_model(model, how), provider=provider, threads=threads, reject_threshold=reject_threshold,
+                open_set=not closed_set)
 
 
 def _fail(exc: PhonedgeError, code: int = 2) -> NoReturn:
@@ -104,6 +87,28 @@ def open_set_options(command):
                         help="Open-set threshold on label_score, nats (default: the bundle's).")(command)
 
 
+def eval_list_option(help: str, required: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--eval-list FILE, its old name --manifest hidden beside it (a note on stderr; both at once: a usage error)."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def merged(*args: Any, eval_list: Optional[str], manifest: Optional[str], **kwargs: Any) -> Any:
+            if manifest is not None:
+                if eval_list is not None:
+                    raise click.UsageError("give --eval-list, or its old name --manifest, not both")
+                click.echo(f"note: {renamed_note('--manifest', '--eval-list')}", err=True)
+                eval_list = manifest
+            if required and eval_list is None:
+                raise click.MissingParameter(param_type="option", param_hint="'--eval-list'")
+            return command(*args, eval_list=eval_list, **kwargs)
+
+        path = click.Path(dir_okay=False)
+        merged = click.option("--manifest", "manifest", default=None, type=path, hidden=True)(merged)
+        return click.option("--eval-list", "eval_list", default=None, type=path, help=help)(merged)
+
+    return decorate
+
+
 classify_option = click.option("--classify", type=click.Choice(list(CLASSIFY_METHODS)), default="ctc",
                                show_default=True, help="Class decision when the bundle has labels.")
 align_option = click.option("--align", is_flag=True,
@@ -140,31 +145,21 @@ def predict(inputs: tuple[str, ...], model: Optional[str], as_json: bool, timest
     if not paths:
         _fail(PhonedgeError("no audio files found in the given inputs"))
     _warn_batching(rec, batch_size)
-    failed = 0
-    show = sys.stderr.isatty() and len(paths) >= PROGRESS_MIN_FILES
-    with click.progressbar(length=len(paths), label="predicting", file=sys.stderr) if show else _NoBar() as bar:
+    with InputRun(len(paths), "predicting") as run:
         for outcome in rec.predict_each(paths, batch_size=batch_size, classify=classify, align=align,
-                                        progress=lambda done, total: bar.update(1)):
+                                        progress=run.progress):
             if outcome.prediction is None:
-                failed += 1
-                click.echo(f"error: {outcome.input}: {_reason(outcome.error)}", err=True)
+                run.fail(outcome.input, outcome.error)
             elif as_json:
                 click.echo(json.dumps({"path": str(outcome.input), **outcome.prediction.to_dict(timestamps=timestamps)},
                                       ensure_ascii=False))
             else:
                 click.echo(_plain(Path(outcome.input), outcome.prediction, timestamps))
-    if failed:
-        click.echo(f"{failed} of {len(paths)} files failed", err=True)
-        sys.exit(1)
-
-
-def _reason(error: Optional[Exception]) -> str:
-    """An input's error as a line says it: a PhonedgeError's own message, anything else with its type."""
-    return str(error) if isinstance(error, PhonedgeError) else f"{type(error).__name__}: {error}"
+    run.exit_if_failed()
 
 
 def _warn_batching(rec, batch_size: int) -> None:
-    from .batching import BatchPolicy
+    from .batch_policy import BatchPolicy
 
     if batch_size > 1 and rec.batch_policy is BatchPolicy.ONE_BY_ONE:
         click.echo(f"note: --batch-size {batch_size} has no effect on this bundle: its dynamic int8 graph "
@@ -172,23 +167,9 @@ def _warn_batching(rec, batch_size: int) -> None:
                    err=True)
 
 
-class _NoBar:
-    """Stands in for a progress bar when output goes to a pipe."""
-
-    def __enter__(self) -> _NoBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def update(self, n: int) -> None:
-        """Do nothing."""
-
-
 @main.command("eval")
 @click.argument("bundle", required=False)
-@click.option("--manifest", "eval_manifest", required=True, type=click.Path(dir_okay=False),
-              help="TSV/CSV with columns path, transcript, label.")
+@eval_list_option("The eval list: TSV/CSV with columns path, transcript, label.", required=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
               show_default=True)
 @click.option("--tradeoff", is_flag=True,
@@ -197,17 +178,16 @@ class _NoBar:
 @open_set_options
 @threads_option
 @provider_option
-def eval_command(bundle: Optional[str], eval_manifest: str, fmt: str, tradeoff: bool, classify: str,
+def eval_command(bundle: Optional[str], eval_list: str, fmt: str, tradeoff: bool, classify: str,
                  reject_threshold: Optional[float], closed_set: bool, threads: int, provider: str) -> None:
-    """Score a BUNDLE on labelled recordings: the model card's metrics."""
-    from .evaluate import evaluate, read_eval_manifest
+    """Score a BUNDLE on labelled recordings (an eval list): the model card's metrics."""
+    from .evaluate import evaluate, read_eval_list
 
     try:
-        rec = _open(bundle or default_model(), threads, provider, reject_threshold, closed_set)
-        items = read_eval_manifest(Path(eval_manifest))
-        show = sys.stderr.isatty()
-        with click.progressbar(length=len(items), label="evaluating", file=sys.stderr) if show else _NoBar() as bar:
-            report = evaluate(rec, items, classify=classify, progress=lambda done, total: bar.update(1))
+        rec = _open(bundle or default_model(), threads, provider, reject_threshold, closed_set, how="BUNDLE")
+        items = read_eval_list(Path(eval_list))
+        with InputRun(len(items), "evaluating", bar_from=0) as run:
+            report = evaluate(rec, items, classify=classify, progress=run.progress)
     except PhonedgeError as exc:
         _fail(exc)
     if tradeoff:
@@ -235,8 +215,7 @@ def eval_command(bundle: Optional[str], eval_manifest: str, fmt: str, tradeoff: 
 @model_option
 @click.option("--text", default=None, help="Transcript in the model's units, e.g. \"z ih r ow\".")
 @click.option("--label", default=None, help="A class label of the bundle: align its transcript.")
-@click.option("--manifest", "table", default=None, type=click.Path(dir_okay=False),
-              help="TSV/CSV with columns path, transcript, label: align each row's transcript.")
+@eval_list_option("An eval list (TSV/CSV with columns path, transcript, label): align each row's transcript.")
 @click.option("--format", "fmt", type=click.Choice(["json", "ctm", "textgrid"]), default="json", show_default=True)
 @click.option("--output", "-o", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Write one file per input here (needed for textgrid); else print to stdout.")
@@ -245,24 +224,24 @@ def eval_command(bundle: Optional[str], eval_manifest: str, fmt: str, tradeoff: 
 @threads_option
 @provider_option
 def align_command(inputs: tuple[str, ...], model: Optional[str], text: Optional[str], label: Optional[str],
-                  table: Optional[str], fmt: str, out_dir: Optional[str], star: bool, no_scores: bool,
+                  eval_list: Optional[str], fmt: str, out_dir: Optional[str], star: bool, no_scores: bool,
                   threads: int, provider: str) -> None:
     """Align a transcript to audio FILES: where each phoneme starts and ends, and how well it was said."""
     from .alignment_formats import to_ctm, to_json, write
 
-    if sum(x is not None for x in (text, label, table)) != 1:
-        raise click.UsageError("give exactly one of --text, --label or --manifest")
-    if (table is None) == (not inputs):
-        raise click.UsageError("give audio FILES with --text or --label, or --manifest alone")
+    if sum(x is not None for x in (text, label, eval_list)) != 1:
+        raise click.UsageError("give exactly one of --text, --label or --eval-list")
+    if (eval_list is None) == (not inputs):
+        raise click.UsageError("give audio FILES with --text or --label, or --eval-list alone")
     if fmt == "textgrid" and out_dir is None:
         raise click.UsageError("--format textgrid writes files: give --output DIR")
     try:
         rec = _open(model, threads, provider)
-        if table is not None:
-            from .evaluate import read_eval_manifest
+        if eval_list is not None:
+            from .evaluate import read_eval_list
 
             jobs = [(item.path, item.transcript or None, None if item.transcript else item.label)
-                    for item in read_eval_manifest(Path(table))]
+                    for item in read_eval_list(Path(eval_list))]
         else:
             from .alignment import resolve
 
@@ -270,20 +249,15 @@ def align_command(inputs: tuple[str, ...], model: Optional[str], text: Optional[
             jobs = [(p, text, label) for p in expand_inputs(inputs)]
     except PhonedgeError as exc:
         _fail(exc)
-    failed = 0
+    run = InputRun(len(jobs))
     for path, transcript, class_label in jobs:
-        try:
+        with run.isolate(path):
             result = rec.align(path, transcript=transcript, label=class_label, star=star, scores=not no_scores)
             if out_dir is not None:
                 write(result, fmt, Path(out_dir), Path(path).stem, str(path))
             else:
                 click.echo(to_json(result, str(path)) if fmt == "json" else to_ctm(result, str(path)), nl=fmt == "json")
-        except PhonedgeError as exc:
-            failed += 1
-            click.echo(f"error: {path}: {exc}", err=True)
-    if failed:
-        click.echo(f"{failed} of {len(jobs)} files failed", err=True)
-        sys.exit(1)
+    run.exit_if_failed()
 
 
 @main.command("check")
@@ -293,9 +267,7 @@ def check_command(bundle: Optional[str]) -> None:
     from .manifest import read_manifest
 
     try:
-        path = bundle or default_model()
-        if not path:
-            raise PhonedgeError(f"no model bundle: pass BUNDLE or set {ENV_MODEL}")
+        path = need_model(bundle or default_model(), "BUNDLE")
         graph = read_manifest(Path(path), verify=True).graph
     except PhonedgeError as exc:
         _fail(exc)
@@ -346,10 +318,7 @@ def serve_command(bundle: Optional[str], host: str, port: int, workers: int, tok
                                  max_audio_in_flight_seconds=max_audio_in_flight_seconds)
         if not settings.is_loopback and settings.token is None:
             click.echo(f"warning: listening on {host} without --token: anyone who reaches it can use it", err=True)
-        model = bundle or default_model()
-        if not model:
-            raise PhonedgeError(f"no model bundle: pass BUNDLE or set {ENV_MODEL}")
-        serve(model, settings, provider)
+        serve(need_model(bundle or default_model(), "BUNDLE"), settings, provider)
     except PhonedgeError as exc:
         _fail(exc)
 
@@ -373,27 +342,21 @@ block_ms_option = click.option("--block-ms", type=click.FloatRange(min=1.0), def
 def stream_command(files: tuple[str, ...], model: Optional[str], block_ms: float, realtime: bool, as_json: bool,
                    reject_threshold: Optional[float], closed_set: bool, threads: int, provider: str) -> None:
     """Replay audio FILES as a live stream: finals as lines (partials on a terminal line), or JSON events."""
-    from .live import EventPrinter, replay_file
+    from .live_input import EventPrinter, replay_file
 
     try:
         rec = _open(model, threads, provider, reject_threshold, closed_set)
     except PhonedgeError as exc:
         _fail(exc)
     printer = EventPrinter(sys.stdout, as_json, live_line=sys.stdout.isatty())
-    failed = 0
     paths = list(expand_inputs(files))
+    run = InputRun(len(paths))
     for path in paths:
         stream = rec.stream()
-        try:
+        with run.isolate(path, on_error=printer.clear):
             for event in replay_file(stream, path, block_ms, realtime):
                 printer.show(event, str(path))
-        except PhonedgeError as exc:
-            printer.clear()
-            failed += 1
-            click.echo(f"error: {path}: {exc}", err=True)
-    if failed:
-        click.echo(f"{failed} of {len(paths)} files failed", err=True)
-        sys.exit(1)
+    run.exit_if_failed()
 
 
 @main.command("listen")
@@ -407,7 +370,7 @@ def stream_command(files: tuple[str, ...], model: Optional[str], block_ms: float
 def listen_command(model: Optional[str], device: Optional[str], block_ms: float, as_json: bool,
                    reject_threshold: Optional[float], closed_set: bool, threads: int, provider: str) -> None:
     """Transcribe the microphone live until Ctrl-C (needs phonedge[mic])."""
-    from .live import EventPrinter, listen
+    from .live_input import EventPrinter, listen
 
     try:
         rec = _open(model, threads, provider, reject_threshold, closed_set)
@@ -440,8 +403,10 @@ def batch_command(inputs: tuple[str, ...], model: Optional[str], out: str, engin
     """Transcribe a corpus into a Parquet/JSONL dataset in --out; a rerun resumes where the last one stopped."""
     from .batch import BatchConfig, run_batch
 
-    if not model:
-        _fail(PhonedgeError(f"no model bundle: pass --model BUNDLE or set {ENV_MODEL}"))
+    try:
+        model = need_model(model)
+    except PhonedgeError as exc:
+        _fail(exc)
     paths = [str(p) for p in expand_inputs(inputs)]
     if not paths:
         _fail(PhonedgeError("no audio files found in the given inputs"))
@@ -449,13 +414,12 @@ def batch_command(inputs: tuple[str, ...], model: Optional[str], out: str, engin
         raise click.UsageError("--ray-address needs --engine ray")
     config = BatchConfig(engine=engine, fmt=fmt, workers=workers, threads=threads_per_worker,
                          ray_address=ray_address, classify=classify, align=align, rows_per_part=rows_per_part)
-    bar: list = []
+    run: list[InputRun] = []  # made at the first call, when the plan knows what is left to do
 
     def progress(plan, n: int) -> None:
-        if not bar and sys.stderr.isatty() and len(plan.todo) >= PROGRESS_MIN_FILES:
-            bar.append(click.progressbar(length=len(plan.todo), label="transcribing", file=sys.stderr))
-        if bar and n:
-            bar[0].update(n)
+        if not run:
+            run.append(InputRun(len(plan.todo), "transcribing"))
+        run[0].advance(n)
 
     try:
         summary = run_batch(model, paths, out, config, progress=progress)
@@ -464,8 +428,8 @@ def batch_command(inputs: tuple[str, ...], model: Optional[str], out: str, engin
     except KeyboardInterrupt:
         _fail(PhonedgeError("interrupted: the rows written so far are kept; rerun the same command to resume"), 130)
     finally:
-        if bar:
-            bar[0].render_finish()
+        if run:
+            run[0].close()
     click.echo(summary.format(), err=True)
     if summary.failed:
         sys.exit(1)
@@ -485,10 +449,8 @@ def web_command(bundle: Optional[str], out: str, web_dir: Optional[str], overwri
     from .ondevice import ISOLATION_HEADERS, site_detector, site_server, write_site
     from .vad import VAD_HINT, vad_available
 
-    bundle = bundle or default_model()
-    if bundle is None:
-        _fail(PhonedgeError("give a BUNDLE (or set PHONEDGE_MODEL)"))
     try:
+        bundle = need_model(bundle or default_model(), "BUNDLE")
         site = write_site(Path(bundle), Path(out), web_dir=Path(web_dir) if web_dir else None, overwrite=overwrite)
     except PhonedgeError as exc:
         _fail(exc)

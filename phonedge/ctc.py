@@ -52,10 +52,6 @@ class CTCDecoder:
         keep = ~self._is_pad[keys[starts]]
         return Segments(best[starts][keep], starts[keep], ends[keep], mean_lp[keep].astype(np.float32))
 
-    def emitting(self, log_probs: NDArray[np.floating]) -> NDArray[np.bool_]:
-        """Per frame: True where the greedy path emits a token rather than the blank."""
-        return ~self._is_pad[self._key[np.asarray(log_probs).argmax(axis=-1)]]
-
     def token_text(self, ids: NDArray[np.int64]) -> list[str]:
         """The token string of each id."""
         return [self.tokens[int(i)] for i in ids]

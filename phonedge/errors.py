@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .deprecation import renamed_attributes
+
 
 class PhonedgeError(Exception):
     """Base class of every error phonedge raises on purpose."""
@@ -47,12 +49,12 @@ class MissingExtraError(PhonedgeError, ImportError):
     """An optional dependency group (an extra such as ``export``) is not installed."""
 
 
-class EvalManifestError(PhonedgeError, ValueError):
-    """An eval manifest (TSV/CSV of path, transcript, label) is missing, empty or malformed."""
+class EvalListError(PhonedgeError, ValueError):
+    """An eval list (TSV/CSV of path, transcript, label) is missing, empty or malformed."""
 
 
-class EvalManifestNotFoundError(EvalManifestError, FileNotFoundError):
-    """The eval manifest file does not exist."""
+class EvalListNotFoundError(EvalListError, FileNotFoundError):
+    """The eval list file does not exist."""
 
 
 class InvalidInputError(PhonedgeError, ValueError):
@@ -101,3 +103,8 @@ class AlignmentTooShortError(AlignmentError):
 
 class AlignmentTooLongError(AlignmentError):
     """Per-unit scores over this many frames and units would need more memory than allowed (times alone do not)."""
+
+
+__getattr__ = renamed_attributes(
+    __name__, {"EvalManifestError": "EvalListError", "EvalManifestNotFoundError": "EvalListNotFoundError"}
+)

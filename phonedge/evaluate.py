@@ -1,4 +1,4 @@
-"""The ``phonedge eval`` engine: read an eval manifest, run the recogniser, report the card's figures."""
+"""The ``phonedge eval`` engine: read an eval list, run the recogniser, report the card's figures."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence
 
 from . import metrics
-from .errors import EvalManifestError, EvalManifestNotFoundError, PhonedgeError
+from .deprecation import renamed_attributes
+from .errors import EvalListError, EvalListNotFoundError, PhonedgeError
 from .manifest import ClassLabel
 from .model_card import Card
 from .table import read_table
@@ -179,25 +180,25 @@ class EvalReport:
         return self.card().markdown(title)
 
 
-def read_eval_manifest(path: Path) -> List[EvalItem]:
-    """Read a TSV/CSV eval manifest with a header naming ``path``, ``transcript`` and ``label``.
+def read_eval_list(path: Path) -> List[EvalItem]:
+    """Read a TSV/CSV eval list with a header naming ``path``, ``transcript`` and ``label``.
 
     The table follows :mod:`phonedge.table`'s rules (delimiter by suffix, BOM ignored, columns in
     any order, extra columns ignored, blank lines skipped, every row as wide as the header);
-    relative audio paths resolve against the manifest's folder.
+    relative audio paths resolve against the eval list's folder.
 
     Raises:
-        EvalManifestNotFoundError: the file does not exist.
-        EvalManifestError: unreadable or empty file, a missing column, a row with the wrong number
+        EvalListNotFoundError: the file does not exist.
+        EvalListError: unreadable or empty file, a missing column, a row with the wrong number
             of fields, or an empty path (each with the file and line number). An empty label, or
             ``none``, marks an item that is none of the classes.
     """
     path = Path(path)
     if not path.is_file():
-        raise EvalManifestNotFoundError(f"eval manifest not found: {path}")
-    items = [_item(path, line, row) for line, row in read_table(path, COLUMNS, EvalManifestError, "eval manifest")]
+        raise EvalListNotFoundError(f"eval list not found: {path}")
+    items = [_item(path, line, row) for line, row in read_table(path, COLUMNS, EvalListError, "eval list")]
     if not items:
-        raise EvalManifestError(f"{path}: the eval manifest has a header but no rows")
+        raise EvalListError(f"{path}: the eval list has a header but no rows")
     return items
 
 
@@ -214,7 +215,7 @@ def evaluate(
     Args:
         recognizer: has ``labels`` (the bundle's classes, maybe empty) and
             ``predict(path, labels=..., classify=...)`` returning ``.text`` and ``.label``.
-        items: the eval set, e.g. from ``read_eval_manifest``.
+        items: the eval set, e.g. from ``read_eval_list``.
         labels: the classes; default the recogniser's, else derived from the items.
         classify: passed through to ``predict`` (how the class is decided).
         progress: called as ``progress(done, total)`` after each item.
@@ -225,11 +226,11 @@ def evaluate(
         in ``failures``; a prediction with no label counts as "unknown".
 
     Raises:
-        EvalManifestError: no items, an item's label is not a class, a class is named "error" or
+        EvalListError: no items, an item's label is not a class, a class is named "error" or
             "unknown", or derived classes conflict (one label with two transcripts).
     """
     if len(items) == 0:
-        raise EvalManifestError("the eval set is empty: give at least one item")
+        raise EvalListError("the eval set is empty: give at least one item")
     classes = _resolve_labels(labels, recognizer, items)
     predictions: List[EvalPrediction] = []
     failures: List[EvalFailure] = []
@@ -248,18 +249,18 @@ def derive_labels(items: Sequence[EvalItem]) -> List[ClassLabel]:
             continue
         known = transcripts.setdefault(item.label, _normalise(item.transcript))
         if known != _normalise(item.transcript):
-            raise EvalManifestError(
+            raise EvalListError(
                 f"label {item.label!r} has two transcripts, {known!r} and {_normalise(item.transcript)!r} "
-                f"(at {item.path}); give the classes explicitly or fix the manifest"
+                f"(at {item.path}); give the classes explicitly or fix the eval list"
             )
     ordered = sorted(transcripts, key=_label_key)
     return [ClassLabel(label=label, transcript=transcripts[label]) for label in ordered]
 
 
 def _item(path: Path, line: int, row: Dict[str, str]) -> EvalItem:
-    """One EvalItem from a data row, or EvalManifestError naming the line."""
+    """One EvalItem from a data row, or EvalListError naming the line."""
     if not row["path"]:
-        raise EvalManifestError(f"{path}:{line}: the path field is empty")
+        raise EvalListError(f"{path}:{line}: the path field is empty")
     label = NONE if row["label"].strip().lower() in ("", NONE) else row["label"]
     audio = Path(row["path"])
     return EvalItem(path=audio if audio.is_absolute() else path.parent / audio, transcript=row["transcript"],
@@ -275,15 +276,15 @@ def _resolve_labels(
     classes = list(labels) if labels else derive_labels(items)
     names = [item.label for item in classes]
     if len(set(names)) != len(names):
-        raise EvalManifestError(f"class labels must be unique, got {names}")
+        raise EvalListError(f"class labels must be unique, got {names}")
     clash = {UNKNOWN, ERROR, NONE} & set(names)
     if clash:
-        raise EvalManifestError(f"{sorted(clash)} cannot be class labels: they mark items with no decision")
+        raise EvalListError(f"{sorted(clash)} cannot be class labels: they mark items with no decision")
     for item in items:
         if item.label not in names and item.label != NONE:
-            raise EvalManifestError(
+            raise EvalListError(
                 f"{item.path}: label {item.label!r} is not one of the classes {names}; "
-                "fix the eval manifest or give the classes explicitly"
+                "fix the eval list or give the classes explicitly"
             )
     return classes
 
@@ -346,3 +347,6 @@ def _normalise(text: str) -> str:
 def _label_key(label: str) -> tuple:
     """Sort key: integer labels first by value, then the rest alphabetically."""
     return (0, int(label), "") if re.fullmatch(r"-?\d+", label) else (1, 0, label)
+
+
+__getattr__ = renamed_attributes(__name__, {"read_eval_manifest": "read_eval_list"})

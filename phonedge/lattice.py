@@ -16,8 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-NO_STATE = -1  # a padding column in a batch of lattices: no path ever reaches it
-
 
 @dataclass(frozen=True)
 class Lattice:

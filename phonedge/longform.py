@@ -90,12 +90,12 @@ def reads_in_blocks(model: WindowedModel, path: PathLike, sample_rate: Optional[
 
 
 def read_whole(kind: str, seconds: float) -> bool:
-    """Whether a file of libsndfile format KIND must be read whole to equal ``load_audio``: MP3s up to MP3_WHOLE_S."""
+    """Whether a file of libsndfile format KIND must be read whole to equal ``prepare_audio``: MP3s to MP3_WHOLE_S."""
     return kind == "MP3" and seconds <= MP3_WHOLE_S
 
 
 def read_blocks(path: PathLike, target_rate: int, block_frames: int = BLOCK_FRAMES) -> Iterator[NDArray[np.float32]]:
-    """Mono float32 blocks of an audio file at ``target_rate``, equal in all to ``load_audio`` read whole."""
+    """Mono float32 blocks of an audio file at ``target_rate``, equal in all to ``prepare_audio`` read whole."""
     p = check_file(path)
     with open_sound(str(p), str(p)) as f:
         yield from sound_blocks(f, str(p), target_rate, block_frames)

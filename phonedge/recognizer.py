@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
-import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -14,12 +13,13 @@ from numpy.typing import NDArray
 
 from . import longform
 from .alignment import Alignment, align, align_logits, resolve
-from .audio import PathLike, load_audio
-from .batching import BatchPolicy, batch_groups, batch_policy
+from .audio import PathLike, prepare_audio
+from .batch_policy import BatchPolicy, batch_groups, batch_policy
 from .chunking import ChunkPlan
 from .ctc import CTCDecoder
 from .decide import CLOSED_SET, DEFAULT_REJECT_THRESHOLD, Classify, ClassDecider, OpenSet
 from .decoding import Decoding
+from .deprecation import renamed, warn_renamed
 from .errors import BundleNotFoundError, InvalidAudioError, ModelBundleError, PhonedgeError
 from .features import normalize, stack_batch
 from .manifest import ClassLabel, Manifest, read_manifest
@@ -136,36 +136,35 @@ class Recognizer:
     @property
     def decoder(self) -> CTCDecoder:
         """Deprecated: ``decoding.ctc``; removed in 0.3."""
-        _renamed("Recognizer.decoder", "Recognizer.decoding.ctc")
+        warn_renamed("Recognizer.decoder", "Recognizer.decoding.ctc")
         return self._decoding.ctc
 
     def frames_for(self, n_samples: int) -> int:
         """Deprecated: ``decoding.grid.frames_for``; removed in 0.3."""
-        _renamed("Recognizer.frames_for", "Recognizer.decoding.grid.frames_for")
+        warn_renamed("Recognizer.frames_for", "Recognizer.decoding.grid.frames_for")
         return self._decoding.grid.frames_for(n_samples)
 
     def decider(self, labels: Optional[Sequence[ClassLabel]] = None, classify: Classify = "ctc") -> ClassDecider:
         """Deprecated: ``decoding.decider``; removed in 0.3."""
-        _renamed("Recognizer.decider", "Recognizer.decoding.decider")
+        warn_renamed("Recognizer.decider", "Recognizer.decoding.decider")
         return self._decoding.decider(labels, classify)
 
     def result(
         self, logits: NDArray[np.float32], n_samples: int, decider: ClassDecider, return_logits: bool = False
     ) -> Prediction:
         """Deprecated: ``decoding.prediction``; removed in 0.3."""
-        _renamed("Recognizer.result", "Recognizer.decoding.prediction")
+        warn_renamed("Recognizer.result", "Recognizer.decoding.prediction")
         return self._decoding.prediction(logits, n_samples, decider, return_logits)
 
     # -- results -----------------------------------------------------------------------------
 
-    def read_audio(self, audio: AudioInput, sample_rate: Optional[int] = None) -> NDArray[np.float32]:
-        """Decode/validate one input into mono float32 samples at the model rate."""
-        return load_audio(audio, sample_rate, self.sample_rate, self.manifest.audio.receptive_field)
+    def prepare_audio(self, audio: AudioInput, sample_rate: Optional[int] = None) -> NDArray[np.float32]:
+        """Decode/validate one input into mono float32 samples at the model rate (what :meth:`logits` takes)."""
+        return prepare_audio(audio, sample_rate, self.sample_rate, self.manifest.audio.receptive_field)
 
-    def load(self, audio: AudioInput, sample_rate: Optional[int] = None) -> NDArray[np.float32]:
-        """Deprecated name of :meth:`read_audio` (it read like ``phonedge.load``); removed in 0.3."""
-        _renamed("Recognizer.load(audio)", "Recognizer.read_audio(audio)")
-        return self.read_audio(audio, sample_rate)
+    # "read_audio" also named phonedge.audio's file decoder, and "load" read like phonedge.load.
+    read_audio = renamed(prepare_audio, "Recognizer.read_audio", "Recognizer.prepare_audio")
+    load = renamed(prepare_audio, "Recognizer.load", "Recognizer.prepare_audio")
 
     def stream(self, options: Optional[StreamOptions] = None, **overrides: Any) -> Stream:
         """A live-audio :class:`phonedge.Stream` on this recogniser (one per audio source)."""
@@ -207,7 +206,7 @@ class Recognizer:
         if isinstance(audio, (str, os.PathLike)) and longform.reads_in_blocks(self, audio, sample_rate):
             prediction = longform.predict_file(self, audio, decider, keep)  # held a window at a time
         else:
-            samples = self.read_audio(audio, sample_rate)
+            samples = self.prepare_audio(audio, sample_rate)
             prediction = self._decoding.prediction(self.logits(samples), samples, decider, keep)
         return self._aligned(prediction, decider, return_logits) if align else prediction
 
@@ -256,7 +255,7 @@ class Recognizer:
                         prediction = longform.predict_file(self, item, decider, align)
                         outcomes[i] = Outcome(item, self._aligned(prediction, decider, False) if align else prediction)
                     else:
-                        arrays.append((i, self.read_audio(item, sample_rate)))
+                        arrays.append((i, self.prepare_audio(item, sample_rate)))
                 except Exception as exc:  # one odd input (a codec or ONNX Runtime failure too) never stops the rest
                     outcomes[i] = Outcome(item, error=exc)
             for i, result in self._predict_arrays(arrays, batch_size, decider, align):
@@ -331,7 +330,7 @@ class Recognizer:
             raise InvalidAudioError("predict_batch takes a list of inputs; use predict for one")
         if batch_size < 1:
             raise PhonedgeError(f"batch_size must be >= 1, got {batch_size}")
-        items = [self.read_audio(a, sample_rate) for a in audios]
+        items = [self.prepare_audio(a, sample_rate) for a in audios]
         all_logits = self._batched_logits(items, batch_size)
         return [self._decoding.prediction(lg, x, decider, return_logits) for lg, x in zip(all_logits, items)]
 
@@ -343,10 +342,6 @@ class Outcome:
     input: AudioInput
     prediction: Optional[Prediction] = None
     error: Optional[Exception] = None
-
-
-def _renamed(old: str, new: str) -> None:
-    warnings.warn(f"{old} is renamed {new}; the old name goes in 0.3", DeprecationWarning, stacklevel=3)
 
 
 def load(

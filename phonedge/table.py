@@ -1,4 +1,4 @@
-"""The one reader of phonedge's tabular files (eval manifests, class labels): TSV or CSV with a header row.
+"""The one reader of phonedge's tabular files (eval lists, class labels): TSV or CSV with a header row.
 
 Rules: UTF-8 text, a byte-order mark ignored; a tab delimiter for ``.tsv``, a comma for ``.csv``,
 otherwise a tab when the first line has one and a comma when not; the header names the columns

@@ -8,7 +8,7 @@ evaluated on the digits 0-3 of the test split (index 0-4), the four classes of t
 Usage (from the repository root): python -m reference.train_reference --out reference/model [--epochs N] [--seed S]
 
 The committed reference/model was trained when this script resampled at soxr's default quality
-("HQ"); it now reads audio through phonedge.audio.load_audio ("VHQ", as inference does), so a
+("HQ"); it now reads audio through phonedge.audio.prepare_audio ("VHQ", as inference does), so a
 retrained model would differ slightly from the committed one.
 """
 
@@ -46,9 +46,9 @@ def list_clips(recordings: Path, test: bool, digits: tuple[int, ...]) -> list[tu
 
 def load_16k(path: Path) -> np.ndarray:
     """Read an 8 kHz FSDD clip as mono float32 at 16 kHz exactly as the runtime reads audio (same soxr quality)."""
-    from phonedge.audio import load_audio
+    from phonedge.audio import prepare_audio
 
-    return load_audio(path, None, SAMPLE_RATE, 1)
+    return prepare_audio(path, None, SAMPLE_RATE, 1)
 
 
 def perturb(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:

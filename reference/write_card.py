@@ -29,9 +29,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
-    from phonedge.evaluate import read_eval_manifest
+    from phonedge.evaluate import read_eval_list
 
-    items = read_eval_manifest(REPO / "reference" / "eval.tsv")
+    items = read_eval_list(REPO / "reference" / "eval.tsv")
     result = run_accuracy(ModelSet(args.model), [REFERENCE], args.threads, items, REPO / "reference" / "labels.tsv")
     figures = result["backends"][REFERENCE]
     if figures.get("status") != "ok":

@@ -61,8 +61,3 @@ def with_fake_streams(rec: Recognizer) -> list[FakeStream]:
 
     rec.stream = stream  # type: ignore[method-assign]
     return made
-
-
-def has_real_stream() -> bool:
-    """Whether this build has the stream API (issue #10)."""
-    return callable(getattr(Recognizer, "stream", None))

@@ -171,13 +171,13 @@ def test_cli_json_and_ctm_to_stdout(labelled: Path, wav: Path) -> None:
     assert starts == pytest.approx([u["start"] for u in row["units"]])
 
 
-def test_cli_manifest_writes_one_file_per_row(labelled: Path, wav: Path, tmp_path: Path) -> None:
+def test_cli_eval_list_writes_one_file_per_row(labelled: Path, wav: Path, tmp_path: Path) -> None:
     other = tmp_path / "other.wav"
     shutil.copy(wav, other)
     table = tmp_path / "m.tsv"
     table.write_text(f"path\ttranscript\tlabel\n{wav}\tb iy\t0\nother.wav\ts ow\t1\n")
     out = tmp_path / "out"
-    res = CliRunner().invoke(main, ["align", "-m", str(labelled), "--manifest", str(table), "-o", str(out)])
+    res = CliRunner().invoke(main, ["align", "-m", str(labelled), "--eval-list", str(table), "-o", str(out)])
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in out.iterdir()) == ["other.json", "utt.json"]
     assert json.loads((out / "other.json").read_text())["transcript"] == "s ow"

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 import phonedge
-from phonedge.batching import BatchPolicy, batch_groups
+from phonedge.batch_policy import BatchPolicy, batch_groups
 from phonedge.cli import main
 from phonedge.decide import ClassDecider, ctc_decision
 from phonedge.errors import InvalidInputError, PhonedgeError, ProviderError
@@ -23,14 +23,6 @@ def test_errors_and_stream_types_are_exported() -> None:
                  "Stream", "StreamEvent", "StreamOptions", "Classify"):
         assert name in phonedge.__all__ and hasattr(phonedge, name)
     assert issubclass(phonedge.ProviderError, phonedge.PhonedgeError)
-
-
-def test_read_audio_and_the_deprecated_load(layer_bundle: Path) -> None:
-    rec = phonedge.load(layer_bundle)
-    x = np.random.default_rng(0).normal(0, 0.1, 8000).astype(np.float32)
-    with pytest.warns(DeprecationWarning, match="read_audio"):
-        old = rec.load(x, RATE)
-    np.testing.assert_array_equal(old, rec.read_audio(x, RATE))
 
 
 def test_session_and_provider_options_pass_through(layer_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:

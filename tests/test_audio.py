@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from phonedge.audio import as_mono_float32, load_audio, read_audio, resample
+from phonedge.audio import as_mono_float32, decode_file, prepare_audio, resample
 from phonedge.errors import (
     AudioDecodeError,
     AudioError,
@@ -33,7 +33,7 @@ def test_wav_widths_rates_channels(tmp_path: Path, subtype: str, rate: int, chan
     data = np.stack([x] * channels, axis=1)
     path = tmp_path / f"a_{subtype}_{rate}_{channels}.wav"
     sf.write(path, data, rate, subtype=subtype)
-    out = load_audio(path, None, RATE, 400)
+    out = prepare_audio(path, None, RATE, 400)
     assert out.dtype == np.float32 and out.ndim == 1
     assert abs(len(out) - RATE * 0.5) <= 1
     tol = 0.02 if subtype == "PCM_U8" else 2e-3
@@ -46,7 +46,7 @@ def test_compressed_formats(tmp_path: Path, fmt: str, subtype: str, tol: float) 
         pytest.skip(f"libsndfile here lacks {fmt}")
     path = tmp_path / f"a.{fmt.lower()}"
     sf.write(path, tone(RATE, 1.0), RATE, format=fmt, subtype=subtype)
-    out = load_audio(path, None, RATE, 400)
+    out = prepare_audio(path, None, RATE, 400)
     assert abs(len(out) - RATE) < RATE * 0.1  # MP3 may add encoder delay
     ref = tone(RATE, 1.0)
     n = min(len(ref), len(out))
@@ -66,7 +66,7 @@ def test_resampler_is_anti_aliased() -> None:
 
 
 def test_array_input_with_rate_is_resampled() -> None:
-    out = load_audio(tone(8000), 8000, RATE, 400)
+    out = prepare_audio(tone(8000), 8000, RATE, 400)
     assert len(out) == 8000
 
 
@@ -90,34 +90,34 @@ def test_stereo_array_is_downmixed() -> None:
 
 def test_missing_path(tmp_path: Path) -> None:
     with pytest.raises(AudioFileNotFoundError, match="not found") as info:
-        read_audio(tmp_path / "nope.wav")
+        decode_file(tmp_path / "nope.wav")
     assert isinstance(info.value, FileNotFoundError) and isinstance(info.value, ValueError)
 
 
 def test_directory(tmp_path: Path) -> None:
     with pytest.raises(AudioDecodeError, match="is a folder"):
-        read_audio(tmp_path)
+        decode_file(tmp_path)
 
 
 def test_empty_file(tmp_path: Path) -> None:
     p = tmp_path / "empty.wav"
     p.write_bytes(b"")
     with pytest.raises(AudioDecodeError, match="empty file"):
-        read_audio(p)
+        decode_file(p)
 
 
 def test_text_file(tmp_path: Path) -> None:
     p = tmp_path / "notes.wav"
     p.write_text("this is not audio\n" * 20)
     with pytest.raises(AudioDecodeError, match="cannot decode"):
-        read_audio(p)
+        decode_file(p)
 
 
 def test_random_bytes(tmp_path: Path) -> None:
     p = tmp_path / "noise.bin"
     p.write_bytes(np.random.default_rng(0).bytes(4096))
     with pytest.raises(AudioDecodeError, match="cannot decode"):
-        read_audio(p)
+        decode_file(p)
 
 
 def test_truncated_file(tmp_path: Path) -> None:
@@ -125,30 +125,30 @@ def test_truncated_file(tmp_path: Path) -> None:
     sf.write(p, tone(RATE), RATE, subtype="PCM_16")
     p.write_bytes(p.read_bytes()[:40])  # the header survives, the samples do not
     with pytest.raises(AudioDecodeError):
-        read_audio(p)
+        decode_file(p)
 
 
 def test_zero_samples_file(tmp_path: Path) -> None:
     p = tmp_path / "zero.wav"
     sf.write(p, np.zeros(0, np.float32), RATE, subtype="PCM_16")
     with pytest.raises(AudioDecodeError, match="no samples"):
-        read_audio(p)
+        decode_file(p)
 
 
 def test_zero_samples_array() -> None:
     with pytest.raises(InvalidAudioError, match="zero samples"):
-        load_audio(np.zeros(0, np.float32), RATE, RATE, 400)
+        prepare_audio(np.zeros(0, np.float32), RATE, RATE, 400)
 
 
 def test_too_short_is_refused() -> None:
     with pytest.raises(AudioTooShortError, match="receptive field of 400 samples"):
-        load_audio(np.ones(399, np.float32), RATE, RATE, 400)
-    assert len(load_audio(np.ones(400, np.float32), RATE, RATE, 400)) == 400
+        prepare_audio(np.ones(399, np.float32), RATE, RATE, 400)
+    assert len(prepare_audio(np.ones(400, np.float32), RATE, RATE, 400)) == 400
 
 
 def test_too_short_after_resampling() -> None:
     with pytest.raises(AudioTooShortError):
-        load_audio(np.ones(150, np.float32), 8000, RATE, 400)  # 150 samples at 8 kHz -> 300 at 16 kHz
+        prepare_audio(np.ones(150, np.float32), 8000, RATE, 400)  # 150 samples at 8 kHz -> 300 at 16 kHz
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
@@ -156,25 +156,25 @@ def test_non_finite_samples(bad: float) -> None:
     x = tone(RATE)
     x[100] = bad
     with pytest.raises(InvalidAudioError, match="NaN or infinite"):
-        load_audio(x, RATE, RATE, 400)
+        prepare_audio(x, RATE, RATE, 400)
 
 
 def test_array_without_rate() -> None:
     with pytest.raises(InvalidAudioError, match="needs its sample rate"):
-        load_audio(tone(RATE), None, RATE, 400)
+        prepare_audio(tone(RATE), None, RATE, 400)
 
 
 @pytest.mark.parametrize("rate", [0, -16000, 16000.5, True])
 def test_bad_sample_rate(rate: object) -> None:
     with pytest.raises(InvalidAudioError, match="sample_rate"):
-        load_audio(tone(RATE), rate, RATE, 400)  # type: ignore[arg-type]
+        prepare_audio(tone(RATE), rate, RATE, 400)  # type: ignore[arg-type]
 
 
 def test_rate_given_for_a_path(tmp_path: Path) -> None:
     p = tmp_path / "a.wav"
     sf.write(p, tone(RATE), RATE)
     with pytest.raises(InvalidAudioError, match="only for arrays"):
-        load_audio(p, RATE, RATE, 400)
+        prepare_audio(p, RATE, RATE, 400)
 
 
 @pytest.mark.parametrize(

@@ -112,16 +112,16 @@ def test_eval_formats(reference_bundles: dict, tmp_path: Path) -> None:
     rows = (repo / "reference" / "eval.tsv").read_text().splitlines()
     subset = tmp_path / "eval.tsv"
     subset.write_text("\n".join([rows[0]] + [r.replace("audio/", str(repo / "reference/audio") + "/") for r in rows[1::12]]) + "\n")
-    table = run("eval", reference_bundles["int8"], "--manifest", subset)
+    table = run("eval", reference_bundles["int8"], "--eval-list", subset)
     assert table.exit_code == 0, table.output
     for name in ("Precision", "Recall", "F1-score", "Support", "Accuracy", "Macro avg", "Weighted avg", "Wer", "Mtrix"):
         assert name in table.stdout
-    data = json.loads(run("eval", reference_bundles["int8"], "--manifest", subset, "--format", "json").stdout)
+    data = json.loads(run("eval", reference_bundles["int8"], "--eval-list", subset, "--format", "json").stdout)
     assert data["n"] == len(rows[1::12])
-    md = run("eval", reference_bundles["int8"], "--manifest", subset, "--format", "markdown").stdout
+    md = run("eval", reference_bundles["int8"], "--eval-list", subset, "--format", "markdown").stdout
     assert "| " in md and "Mtrix" in md
 
 
-def test_eval_missing_manifest(layer_bundle: Path, tmp_path: Path) -> None:
-    res = run("eval", layer_bundle, "--manifest", tmp_path / "none.tsv")
+def test_eval_missing_eval_list(layer_bundle: Path, tmp_path: Path) -> None:
+    res = run("eval", layer_bundle, "--eval-list", tmp_path / "none.tsv")
     assert res.exit_code == 2 and "Traceback" not in res.output

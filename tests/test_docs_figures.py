@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -57,3 +58,60 @@ def test_open_set_figures_are_measured() -> None:
 def test_the_checker_catches_a_changed_figure() -> None:
     assert measured("2,510", ["2,509.9"]) and measured("3.22", ["3.2214"]) and measured("98.3", ["98.33"])
     assert not measured("2,511", ["2,509.9"]) and not measured("3.23", ["3.2214"])
+
+
+def corpus_plan() -> str:
+    """docs/corpus-scale.md from its 10,000-hour plan to the end (the YAML and KubeRay text included)."""
+    text = (ROOT / "docs" / "corpus-scale.md").read_text(encoding="utf-8")
+    return text.split("**10,000 hours on a Ray cluster.**", 1)[1]
+
+
+def _one(pattern: str, text: str) -> str:
+    found = re.findall(pattern, text)
+    assert len(set(found)) == 1, f"{pattern!r}: {found}"
+    return found[0]
+
+
+def plan_figures(text: str) -> dict[str, int]:
+    """The plan's figures as the doc writes them, and what its own inputs make of them."""
+    hours, turnaround = 10_000, 24
+    rate = float(_one(r"\*\*(\d+(?:\.\d+)?) audio-hours per vCPU-hour\*\*", text))
+    headroom = int(_one(r"with (\d+)% headroom", text)) / 100
+    per_node = int(_one(r"worker nodes of (\d+) vCPUs", text))
+    factor = float(_one(r"vCPUs per node x (\d\.\d+)\)", text))  # the general formula's share left to compute
+    assert factor == round(1 / (1 + headroom), 2)
+    demand = round(hours / turnaround)
+    vcpus = math.ceil(demand / rate)
+    return {
+        "demand": demand, "vcpus": vcpus, "with_headroom": math.ceil(vcpus * (1 + headroom)),
+        "nodes": math.ceil(math.ceil(vcpus * (1 + headroom)) / per_node),
+        "formula_nodes": math.ceil(hours / turnaround / (rate * per_node * factor)),
+        "written_demand": int(_one(r"10,000 h / 24 h = (\d+) audio-hours per hour", text)),
+        "written_vcpus": int(_one(r"that is (\d+) vCPUs of compute", text)),
+        "written_with_headroom": int(_one(r"headroom[^)]*\) (\d+) vCPUs", text)),
+        "written_nodes": int(_one(r"\*\*(\d+) worker nodes of", text)),
+        "yaml_max_workers": int(_one(r"\nmax_workers: (\d+)", text)),
+        "group_min_workers": int(_one(r"\n    min_workers: (\d+)", text)),
+        "group_max_workers": int(_one(r"\n    max_workers: (\d+)", text)),
+        "kuberay_replicas": int(_one(r"worker group of (\d+) replicas", text)),
+        "kuberay_cpus": int(_one(r"replicas requesting (\d+) CPUs", text)),
+        "per_node": per_node,
+    }
+
+
+def _plan_agrees(f: dict[str, int]) -> bool:
+    nodes = {f["nodes"], f["formula_nodes"], f["written_nodes"], f["yaml_max_workers"], f["group_min_workers"],
+             f["group_max_workers"], f["kuberay_replicas"]}
+    return (f["demand"] == f["written_demand"] and f["vcpus"] == f["written_vcpus"]
+            and f["with_headroom"] == f["written_with_headroom"] and len(nodes) == 1
+            and f["kuberay_cpus"] == f["per_node"])
+
+
+def test_corpus_plan_numbers_agree() -> None:
+    figures = plan_figures(corpus_plan())
+    assert _plan_agrees(figures), figures
+    assert "chunked (20 s)" not in corpus_plan() and "10 s windows" in corpus_plan()
+
+
+def test_control_a_stale_node_count_is_caught() -> None:
+    assert not _plan_agrees(plan_figures(corpus_plan().replace("max_workers: 6\nprovider", "max_workers: 5\nprovider")))

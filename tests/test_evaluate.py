@@ -1,4 +1,4 @@
-"""The eval engine: manifest parsing, evaluation with a fake recogniser, report formats."""
+"""The eval engine: eval list parsing, evaluation with a fake recogniser, report formats."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Dict, List, Optional, Sequence
 
 import pytest
 
-from phonedge.errors import AudioDecodeError, EvalManifestError, EvalManifestNotFoundError
-from phonedge.evaluate import EvalItem, EvalReport, derive_labels, evaluate, read_eval_manifest
+from phonedge.errors import AudioDecodeError, EvalListError, EvalListNotFoundError
+from phonedge.evaluate import EvalItem, EvalReport, derive_labels, evaluate, read_eval_list
 from phonedge.manifest import ClassLabel
 
 DIGITS = [
@@ -51,12 +51,12 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-# --- manifest parsing ---------------------------------------------------------------------------
+# --- eval list parsing --------------------------------------------------------------------------
 
 
 def test_read_tsv(tmp_path: Path) -> None:
     manifest = _write(tmp_path / "eval.tsv", "path\ttranscript\tlabel\na.wav\tz ih r ow\t0\n/abs/b.wav\tw ah n\t1\n")
-    items = read_eval_manifest(manifest)
+    items = read_eval_list(manifest)
     assert items == [
         EvalItem(tmp_path / "a.wav", "z ih r ow", "0"),
         EvalItem(Path("/abs/b.wav"), "w ah n", "1"),
@@ -66,7 +66,7 @@ def test_read_tsv(tmp_path: Path) -> None:
 def test_read_csv_any_column_order_extra_columns_blank_lines(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     text = "\ufeffLabel, speaker ,path,transcript\n2,s1,clips/c.wav,t uw\n\n3,s2,\"d, e.wav\",th r iy\n"
-    items = read_eval_manifest(_write(tmp_path / "sub" / "eval.csv", text))
+    items = read_eval_list(_write(tmp_path / "sub" / "eval.csv", text))
     assert items == [
         EvalItem(tmp_path / "sub" / "clips" / "c.wav", "t uw", "2"),
         EvalItem(tmp_path / "sub" / "d, e.wav", "th r iy", "3"),
@@ -78,21 +78,21 @@ def test_read_csv_any_column_order_extra_columns_blank_lines(tmp_path: Path) -> 
     [("path\ttranscript\tlabel\na.wav\tt uw\t2\n", "tab"), ("path,transcript,label\na.wav,t uw,2\n", "comma")],
 )
 def test_read_sniffs_other_extensions(tmp_path: Path, text: str, delimiter: str) -> None:
-    items = read_eval_manifest(_write(tmp_path / f"eval-{delimiter}.txt", text))
+    items = read_eval_list(_write(tmp_path / f"eval-{delimiter}.txt", text))
     assert items == [EvalItem(tmp_path / "a.wav", "t uw", "2")]
 
 
-def test_missing_manifest_is_file_not_found(tmp_path: Path) -> None:
-    with pytest.raises(EvalManifestNotFoundError, match="not found") as info:
-        read_eval_manifest(tmp_path / "nope.tsv")
+def test_missing_eval_list_is_file_not_found(tmp_path: Path) -> None:
+    with pytest.raises(EvalListNotFoundError, match="not found") as info:
+        read_eval_list(tmp_path / "nope.tsv")
     assert isinstance(info.value, FileNotFoundError)
-    assert isinstance(info.value, EvalManifestError) and isinstance(info.value, ValueError)
+    assert isinstance(info.value, EvalListError) and isinstance(info.value, ValueError)
 
 
 @pytest.mark.parametrize(
     ("text", "match"),
     [
-        ("", r"eval.tsv: the eval manifest is empty"),
+        ("", r"eval.tsv: the eval list is empty"),
         ("\n  \n", r"is empty"),
         ("path\ttranscript\tlabel\n", r"header but no rows"),
         ("path\ttext\tlabel\na.wav\tt uw\t2\n", r"eval.tsv:1: the header lacks column\(s\) transcript"),
@@ -103,16 +103,16 @@ def test_missing_manifest_is_file_not_found(tmp_path: Path) -> None:
         ("path\tpath\ttranscript\tlabel\na\tb\tt uw\t2\n", r"eval.tsv:1: the header names path more than once"),
     ],
 )
-def test_manifest_errors_name_file_and_line(tmp_path: Path, text: str, match: str) -> None:
-    with pytest.raises(EvalManifestError, match=match):
-        read_eval_manifest(_write(tmp_path / "eval.tsv", text))
+def test_eval_list_errors_name_file_and_line(tmp_path: Path, text: str, match: str) -> None:
+    with pytest.raises(EvalListError, match=match):
+        read_eval_list(_write(tmp_path / "eval.tsv", text))
 
 
-def test_manifest_not_utf8(tmp_path: Path) -> None:
+def test_eval_list_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "eval.csv"
     path.write_bytes(b"path,transcript,label\n\xff\xfe,a,0\n")
-    with pytest.raises(EvalManifestError, match="UTF-8"):
-        read_eval_manifest(path)
+    with pytest.raises(EvalListError, match="UTF-8"):
+        read_eval_list(path)
 
 
 # --- evaluation ---------------------------------------------------------------------------------
@@ -184,7 +184,7 @@ def test_non_phonedge_errors_propagate(tmp_path: Path) -> None:
         evaluate(Broken({}, labels=DIGITS), items)
 
 
-def test_labels_derived_from_manifest_when_bundle_has_none(tmp_path: Path) -> None:
+def test_labels_derived_from_eval_list_when_bundle_has_none(tmp_path: Path) -> None:
     items = [EvalItem(tmp_path / "a.wav", "t uw", "2"), EvalItem(tmp_path / "b.wav", "w  ah n", "10")]
     items += [EvalItem(tmp_path / "c.wav", "w ah n", "1"), EvalItem(tmp_path / "d.wav", "t uw", "2")]
     canned = {item.path.name: FakePrediction(item.transcript, item.label) for item in items}
@@ -205,9 +205,9 @@ def test_explicit_labels_override_recognizer(tmp_path: Path) -> None:
 
 def test_conflicting_transcripts_for_one_label(tmp_path: Path) -> None:
     items = [EvalItem(tmp_path / "a.wav", "t uw", "2"), EvalItem(tmp_path / "b.wav", "t uh", "2")]
-    with pytest.raises(EvalManifestError, match="label '2' has two transcripts"):
+    with pytest.raises(EvalListError, match="label '2' has two transcripts"):
         derive_labels(items)
-    with pytest.raises(EvalManifestError, match="two transcripts"):
+    with pytest.raises(EvalListError, match="two transcripts"):
         evaluate(FakeRecognizer({}), items)
 
 
@@ -221,12 +221,12 @@ def test_conflicting_transcripts_for_one_label(tmp_path: Path) -> None:
 )
 def test_bad_classes_rejected(tmp_path: Path, labels, match) -> None:
     items = [EvalItem(tmp_path / "a.wav", "z ih r ow", "0"), EvalItem(tmp_path / "b.wav", "w ah n", "1")]
-    with pytest.raises(EvalManifestError, match=match):
+    with pytest.raises(EvalListError, match=match):
         evaluate(FakeRecognizer({}), items, labels=labels)
 
 
 def test_empty_eval_set(tmp_path: Path) -> None:
-    with pytest.raises(EvalManifestError, match="empty"):
+    with pytest.raises(EvalListError, match="empty"):
         evaluate(FakeRecognizer({}, labels=DIGITS), [])
 
 

@@ -10,7 +10,7 @@ from typing import Dict, Optional
 import pytest
 from click.testing import CliRunner
 
-from phonedge.evaluate import NONE, EvalItem, evaluate, read_eval_manifest
+from phonedge.evaluate import NONE, EvalItem, evaluate, read_eval_list
 from phonedge.manifest import ClassLabel
 
 CLASSES = [ClassLabel("0", "z ih r ow", "zero"), ClassLabel("1", "w ah n", "one")]
@@ -84,10 +84,10 @@ def test_tradeoff_moves_both_errors(tmp_path: Path) -> None:
     assert [r["threshold"] for r in default] == [-20.0, -3.0, -1.5, -1.0, 0.5]
 
 
-def test_manifest_marks_none_rows(tmp_path: Path) -> None:
+def test_eval_list_marks_none_rows(tmp_path: Path) -> None:
     path = tmp_path / "eval.tsv"
     path.write_text("path\ttranscript\tlabel\na.wav\tz ih r ow\t0\nb.wav\tf ao r\t\nc.wav\t\tNone\n")
-    assert [i.label for i in read_eval_manifest(path)] == ["0", NONE, NONE]
+    assert [i.label for i in read_eval_list(path)] == ["0", NONE, NONE]
 
 
 def test_eval_cli_on_reference_with_out_of_set(reference_bundles: dict, tmp_path: Path) -> None:
@@ -102,12 +102,12 @@ def test_eval_cli_on_reference_with_out_of_set(reference_bundles: dict, tmp_path
     sf.write(silent, np.zeros(16000, dtype=np.float32), 16000)
     rows.append(f"{silent}\t\t")
     (tmp_path / "m.tsv").write_text("\n".join(rows) + "\n")
-    res = CliRunner().invoke(main, ["eval", str(reference_bundles["int8"]), "--manifest", str(tmp_path / "m.tsv"),
+    res = CliRunner().invoke(main, ["eval", str(reference_bundles["int8"]), "--eval-list", str(tmp_path / "m.tsv"),
                                     "--format", "json"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["open_set"]["out_of_set"] == 1 and data["open_set"]["accepted"] == 0
     assert data["predictions"][2]["predicted"] == NONE and data["predictions"][2]["reason"] == "no_speech"
-    tradeoff = CliRunner().invoke(main, ["eval", str(reference_bundles["int8"]), "--manifest",
+    tradeoff = CliRunner().invoke(main, ["eval", str(reference_bundles["int8"]), "--eval-list",
                                          str(tmp_path / "m.tsv"), "--tradeoff"])
     assert tradeoff.exit_code == 0 and "threshold" in tradeoff.stdout and "far" in tradeoff.stdout

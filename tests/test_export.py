@@ -28,7 +28,7 @@ from phonedge_export.checkpoint import receptive_field, resolve_model  # noqa: E
 from phonedge_export.cli import export as export_command  # noqa: E402
 from phonedge_export.parity import compare  # noqa: E402
 
-from phonedge.batching import BatchPolicy, batch_policy  # noqa: E402
+from phonedge.batch_policy import BatchPolicy, batch_policy  # noqa: E402
 from phonedge.errors import ExportError, MissingExtraError  # noqa: E402
 from phonedge.manifest import MANIFEST_NAME, read_manifest  # noqa: E402
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
+import re
 import typing
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -46,7 +51,8 @@ def _public_types(func: typing.Callable[..., object]) -> set[str]:
 @pytest.mark.parametrize("func", [
     phonedge.load, phonedge.Recognizer.predict, phonedge.Recognizer.predict_batch, phonedge.Recognizer.stream,
     phonedge.Recognizer.predict_each, phonedge.Recognizer.align,
-    phonedge.Stream.__init__, phonedge.Stream.accept,
+    phonedge.Stream.__init__, phonedge.Stream.accept, phonedge.Recognizer.prepare_audio,
+    phonedge.Recognizer.batch_policy.fget,
 ])
 def test_types_in_public_signatures_are_exported(func: typing.Callable[..., object]) -> None:
     missing = _public_types(func) - set(phonedge.__all__) - {"AudioInput"}
@@ -71,7 +77,52 @@ def test_moved_members_warn_and_still_work(layer_bundle: Path) -> None:
     assert old == rec.predict(x, 16000)
 
 
-def test_microphone_error_keeps_its_old_home() -> None:
-    from phonedge.live import MicrophoneError
+def test_live_input_raises_the_exported_microphone_error() -> None:
+    from phonedge.live_input import MicrophoneError
 
     assert MicrophoneError is phonedge.MicrophoneError
+
+
+API_PAGE = Path(__file__).resolve().parents[1] / "docs" / "api.md"
+
+
+def _documented_names() -> set[str]:
+    """The names in the first column of docs/api.md's tables, up to its "Renamed" section."""
+    text = API_PAGE.read_text(encoding="utf-8").split("## Renamed")[0]
+    return {m for m in re.findall(r"^\| `([A-Za-z_]+)` \|", text, flags=re.MULTILINE)}
+
+
+def test_the_api_page_names_every_export_and_nothing_else() -> None:
+    assert _documented_names() == set(phonedge.__all__)
+
+
+def test_control_a_missing_export_is_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(phonedge, "__all__", [*phonedge.__all__, "NotDocumented"])
+    assert _documented_names() != set(phonedge.__all__)
+
+
+def _public_members(module: ModuleType) -> Iterator[tuple[str, object]]:
+    """Each public class and function a module defines, and each public method or property of its classes."""
+    for name, obj in vars(module).items():
+        if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
+            continue
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            yield f"{module.__name__}.{name}", obj
+        if inspect.isclass(obj):
+            for member, value in vars(obj).items():
+                target = value.fget if isinstance(value, property) else value
+                if not member.startswith("_") and inspect.isfunction(target):
+                    yield f"{module.__name__}.{name}.{member}", target
+
+
+def test_everything_public_has_a_docstring() -> None:
+    missing = []
+    for info in pkgutil.walk_packages(phonedge.__path__, "phonedge."):
+        try:
+            module = importlib.import_module(info.name)
+        except ImportError:  # a room whose extra (Starlette, pyarrow, ray) is not installed here
+            continue
+        if not (module.__doc__ or "").strip() and not info.name.endswith("._version"):
+            missing.append(info.name)
+        missing += [name for name, obj in _public_members(module) if not (obj.__doc__ or "").strip()]
+    assert missing == []

@@ -12,7 +12,7 @@ import soxr
 
 import phonedge
 from phonedge import longform
-from phonedge.audio import RESAMPLE_QUALITY, load_audio
+from phonedge.audio import RESAMPLE_QUALITY, prepare_audio
 from phonedge.errors import AudioDecodeError
 
 RATE = 16000
@@ -43,7 +43,7 @@ def write(path: Path, data: np.ndarray, rate: int, fmt: str, subtype: str) -> Pa
 
 def one_shot(rec: phonedge.Recognizer, path: Path) -> phonedge.Prediction:
     """What predict gave before block reading: the whole file decoded, then windowed."""
-    samples = rec.read_audio(path)
+    samples = rec.prepare_audio(path)
     return rec.decoding.prediction(rec.logits(samples), samples, rec.decoding.decider(), return_logits=True)
 
 
@@ -69,7 +69,7 @@ def test_soxr_stream_equals_one_shot() -> None:
 def test_blocks_equal_whole_read(tmp_path: Path, fmt: str, subtype: str, suffix: str, rate: int,
                                  channels: int) -> None:
     path = write(tmp_path / f"a.{suffix}", signal(rate, 2.5, channels), rate, fmt, subtype)
-    whole = load_audio(path, None, RATE, 400)
+    whole = prepare_audio(path, None, RATE, 400)
     blocks = list(longform.read_blocks(path, RATE, block_frames=3001))
     assert len(blocks) > 3
     assert np.array_equal(np.concatenate(blocks), whole)
@@ -118,7 +118,7 @@ def test_evidence_gathered_in_blocks_equals_whole(tmp_path: Path, layer_bundle: 
         data[: len(data) // 4] *= 1e-4  # quiet frames as well as loud ones
         path = write(tmp_path / "e.wav", data, RATE, "WAV", "FLOAT")
         _, n, evidence = longform.file_logits(rec, path, with_evidence=True)
-        whole = speech_evidence(rec.read_audio(path), grid)
+        whole = speech_evidence(rec.prepare_audio(path), grid)
         assert n == len(data) and evidence == whole and whole.loud_frames > 0
 
 
@@ -172,8 +172,8 @@ def test_cli_predict_reads_long_files_in_blocks(layer_bundle: Path, tmp_path: Pa
     long = write(tmp_path / "b_long.wav", signal(RATE, 12.0, 1), RATE, "WAV", "PCM_16")
     short = write(tmp_path / "a_short.wav", signal(RATE, 2.0, 1), RATE, "WAV", "PCM_16")
     read_whole: list[str] = []
-    original = phonedge.Recognizer.read_audio
-    monkeypatch.setattr(phonedge.Recognizer, "read_audio",
+    original = phonedge.Recognizer.prepare_audio
+    monkeypatch.setattr(phonedge.Recognizer, "prepare_audio",
                         lambda self, a, sr=None: (isinstance(a, (str, Path)) and read_whole.append(Path(a).name))
                         or original(self, a, sr))
     out = CliRunner().invoke(main, ["predict", str(short), str(long), "--model", str(layer_bundle), "--json",

@@ -152,10 +152,10 @@ def test_speech_evidence_merges() -> None:
 
 
 def test_real_speech_is_neither_silent_nor_tonal(real_recordings: list) -> None:
-    from phonedge.audio import load_audio
+    from phonedge.audio import prepare_audio
 
     for path in real_recordings:
-        ev = speech_evidence(load_audio(path, None, RATE, 400), GRID)
+        ev = speech_evidence(prepare_audio(path, None, RATE, 400), GRID)
         assert not ev.silent and not ev.tonal, path
 
 

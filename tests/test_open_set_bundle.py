@@ -87,7 +87,7 @@ def test_json_and_plain_outputs_carry_the_reason(rec: phonedge.Recognizer, tmp_p
 
 
 def test_stream_finals_carry_the_decision(rec: phonedge.Recognizer) -> None:
-    speech = rec.read_audio(REFERENCE / "audio" / "2_theo_1.wav")
+    speech = rec.prepare_audio(REFERENCE / "audio" / "2_theo_1.wav")
     gap = np.zeros(RATE, dtype=np.float32)
     audio = np.concatenate([gap, speech, gap, non_speech()["tone"].astype(np.float32)[: RATE // 2], gap])
     stream = rec.stream(detector="energy")  # Silero VAD (the default when installed) never opens a segment on the tone

@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 import phonedge
-from phonedge.audio import load_audio
+from phonedge.audio import prepare_audio
 from phonedge.errors import PhonedgeError
 
 RATE = 16000
@@ -59,7 +59,7 @@ def test_real_recordings_match_pytorch(reference_model: Path, reference_bundles:
     rec = phonedge.load(reference_bundles["none"])
     for path in real_recordings:
         pred = rec.predict(path, return_logits=True)
-        ref_logits, ref_text = hf_reference(reference_model, load_audio(path, None, RATE, 400))
+        ref_logits, ref_text = hf_reference(reference_model, prepare_audio(path, None, RATE, 400))
         assert float(np.abs(pred.logits - ref_logits).max()) <= 1e-4
         assert pred.text == ref_text
 
@@ -79,7 +79,7 @@ def test_other_formats_and_rates_match_pytorch(reference_model: Path, reference_
                 continue
             out = tmp_path / f"{path.stem}_{sr}.{fmt}"
             sf.write(out, soxr.resample(audio, rate, sr), sr, subtype=subtype)
-            _, ref_text = hf_reference(reference_model, load_audio(out, None, RATE, 400))
+            _, ref_text = hf_reference(reference_model, prepare_audio(out, None, RATE, 400))
             assert rec.predict(out).text == ref_text, out
         # Lossless at the original rate is the same audio: the same transcript as the original file.
         assert rec.predict(tmp_path / f"{path.stem}_8000.flac").text == rec.predict(path).text
@@ -90,7 +90,7 @@ def test_timestamps_and_confidences(reference_bundles: dict, real_recordings: li
     rec = phonedge.load(reference_bundles["none"])
     zero = next(path for path in real_recordings if path.name == "0_lucas_0.wav")
     pred = rec.predict(zero)
-    assert pred.duration == pytest.approx(len(load_audio(zero, None, RATE, 400)) / RATE)
+    assert pred.duration == pytest.approx(len(prepare_audio(zero, None, RATE, 400)) / RATE)
     assert 0.0 < pred.confidence <= 1.0
     assert [t.text for t in pred.tokens] == pred.text.split() == ["z", "ih", "r", "ow"]
     ends = [0.0]
@@ -197,7 +197,7 @@ def test_chunking_real_speech(reference_bundles: dict) -> None:
     truth, one_pass, in_chunks = [], [], []
     for speaker in ("jackson", "theo", "nicolas", "george", "lucas", "yweweler"):
         files = sorted(audio_dir.glob(f"*_{speaker}_*.wav"))[:12]
-        audio = np.concatenate([np.concatenate([load_audio(f, None, RATE, 400), gap]) for f in files])
+        audio = np.concatenate([np.concatenate([prepare_audio(f, None, RATE, 400), gap]) for f in files])
         truth.append(" ".join(lexicon[f.name[0]] for f in files))
         a, b = whole.predict(audio, RATE, return_logits=True), chunked.predict(audio, RATE, return_logits=True)
         assert a.logits.shape == b.logits.shape  # the kept frames tile the utterance exactly

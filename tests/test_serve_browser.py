@@ -15,7 +15,7 @@ pytest.importorskip("uvicorn")
 webdriver = pytest.importorskip("selenium.webdriver")
 
 import phonedge  # noqa: E402
-from serve_fixtures import ServerProcess, has_real_stream, utterances_with_pauses  # noqa: E402
+from serve_fixtures import ServerProcess, utterances_with_pauses  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_FILES = ["0_jackson_0.wav", "1_theo_1.wav", "2_nicolas_2.wav", "3_yweweler_3.wav"]
@@ -28,7 +28,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                        reason="Chromium or chromedriver is absent (Debian: apt-get install chromium chromium-driver)"),
-    pytest.mark.skipif(not has_real_stream(), reason="this build has no Recognizer.stream (issue #10)"),
 ]
 
 

@@ -12,13 +12,10 @@ pytest.importorskip("uvicorn")
 pytest.importorskip("websockets")
 pytest.importorskip("psutil")
 
-from serve_fixtures import has_real_stream  # noqa: E402
-
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not has_real_stream(), reason="this build has no Recognizer.stream (issue #10)")
 def test_small_load_run(reference_bundles: dict[str, Path], tmp_path: Path) -> None:
     sys.path.insert(0, str(REPO))
     from benchmarks import serve_load

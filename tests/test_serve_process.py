@@ -15,7 +15,7 @@ httpx = pytest.importorskip("httpx")
 ws_client = pytest.importorskip("websockets.sync.client")
 
 import phonedge  # noqa: E402
-from serve_fixtures import ServerProcess, has_real_stream  # noqa: E402
+from serve_fixtures import ServerProcess  # noqa: E402
 
 PHONEDGE = str(Path(sys.executable).with_name("phonedge"))
 
@@ -44,14 +44,13 @@ def test_real_server_http_websocket_token_and_shutdown(layer_bundle: Path, tmp_p
             ws.send('{"sample_rate": 16000, "format": "wav"}')
             err = json.loads(ws.recv(timeout=10))
             assert err["kind"] == "error" and "format must be one of" in err["error"]
-        if has_real_stream():
-            with ws_client.connect(ws_url, additional_headers=auth, open_timeout=10) as ws:
-                ws.send('{"sample_rate": 8000, "format": "f32"}')
-                assert json.loads(ws.recv(timeout=10))["kind"] == "ready"
-                ws.send((0.1 * np.sin(np.arange(12000) / 7)).astype("<f4").tobytes())
-                ws.send('{"type": "stop"}')
-                msgs = [json.loads(m) for m in ws]
-                assert msgs[-1]["kind"] == "summary" and msgs[-1]["audio_seconds"] == 1.5
+        with ws_client.connect(ws_url, additional_headers=auth, open_timeout=10) as ws:
+            ws.send('{"sample_rate": 8000, "format": "f32"}')
+            assert json.loads(ws.recv(timeout=10))["kind"] == "ready"
+            ws.send((0.1 * np.sin(np.arange(12000) / 7)).astype("<f4").tobytes())
+            ws.send('{"type": "stop"}')
+            msgs = [json.loads(m) for m in ws]
+            assert msgs[-1]["kind"] == "summary" and msgs[-1]["audio_seconds"] == 1.5
     code, output = server.stop()
     assert code == 0, output
     assert f"http://127.0.0.1:{server.port}" in output  # loopback unless told otherwise

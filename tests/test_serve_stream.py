@@ -14,7 +14,7 @@ pytest.importorskip("httpx")
 
 import phonedge  # noqa: E402
 from phonedge.serve import ServeSettings, create_app  # noqa: E402
-from serve_fixtures import has_real_stream, utterances_with_pauses, with_fake_streams  # noqa: E402
+from serve_fixtures import utterances_with_pauses, with_fake_streams  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 from starlette.websockets import WebSocketDisconnect  # noqa: E402
 
@@ -169,8 +169,6 @@ def test_websocket_needs_the_token(rec: phonedge.Recognizer) -> None:
 
 # -- against the real stream API (issue #10) ---------------------------------------------------------
 
-needs_stream = pytest.mark.skipif(not has_real_stream(), reason="this build has no Recognizer.stream (issue #10)")
-
 
 def one_per_digit(rec: phonedge.Recognizer, skip: int = 0) -> list[Path]:
     """For digits 0-3, a recording (after ``skip`` others) that ``predict`` labels with its own digit."""
@@ -182,7 +180,6 @@ def one_per_digit(rec: phonedge.Recognizer, skip: int = 0) -> list[Path]:
     return picked
 
 
-@needs_stream
 @pytest.mark.parametrize("align", [False, True])
 def test_real_stream_finals_match_predict(reference_bundles: dict[str, Path], align: bool) -> None:
     rec = phonedge.load(reference_bundles["int8"], threads=1)
@@ -213,7 +210,6 @@ def test_real_stream_finals_match_predict(reference_bundles: dict[str, Path], al
                                   for m in msgs if m["kind"] == "final"]
 
 
-@needs_stream
 def test_real_stream_refuses_non_finite_samples(layer_bundle: Path) -> None:
     rec = phonedge.load(layer_bundle, threads=1)
     with client_for(rec) as c, c.websocket_connect("/v1/stream") as ws:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import phonedge
-from phonedge.audio import load_audio
+from phonedge.audio import prepare_audio
 from phonedge.errors import InvalidAudioError, PhonedgeError, StreamClosedError, StreamRateError
 from phonedge.speech import frame_energy_db
 
@@ -26,7 +26,7 @@ def fsdd_stream(count: int, seed: int = 0) -> tuple[np.ndarray, list[tuple[int, 
     picks = rng.choice(len(rows), size=count, replace=False)
     parts, spans, at = [np.zeros(RATE // 2, np.float32)], [], RATE // 2
     for i in picks:
-        x = load_audio(REFERENCE / rows[i][0], None, RATE, 400)
+        x = prepare_audio(REFERENCE / rows[i][0], None, RATE, 400)
         pause = np.zeros(int(rng.uniform(0.5, 1.5) * RATE), np.float32)
         parts += [x, pause]
         spans.append((at, at + len(x)))

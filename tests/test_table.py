@@ -1,4 +1,4 @@
-"""One reader for phonedge's tables: eval manifests and class labels follow the same rules."""
+"""One reader for phonedge's tables: eval lists and class labels follow the same rules."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from phonedge.errors import EvalManifestError, ExportError
-from phonedge.evaluate import read_eval_manifest
+from phonedge.errors import EvalListError, ExportError
+from phonedge.evaluate import read_eval_list
 from phonedge.table import read_table
 
 
 def test_bom_case_order_extra_columns_and_blank_lines(tmp_path: Path) -> None:
     path = tmp_path / "t.tsv"
     path.write_text("\ufeff Name\tLABEL\textra\n\n a \t 1 \tx\n\t\t\nb\t2\ty\n", encoding="utf-8")
-    rows = read_table(path, ("label", "name"), EvalManifestError, "table")
+    rows = read_table(path, ("label", "name"), EvalListError, "table")
     assert rows == [(3, {"label": "1", "name": "a"}), (5, {"label": "2", "name": "b"})]
 
 
@@ -23,7 +23,7 @@ def test_bom_case_order_extra_columns_and_blank_lines(tmp_path: Path) -> None:
 def test_delimiter_by_suffix_then_by_header(tmp_path: Path, name: str, text: str) -> None:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
-    assert read_table(path, ("label", "name"), EvalManifestError, "table") == [(2, {"label": "1", "name": "a"})]
+    assert read_table(path, ("label", "name"), EvalListError, "table") == [(2, {"label": "1", "name": "a"})]
 
 
 @pytest.mark.parametrize("row", ["1\ta\tz iy\textra", "1\ta"])
@@ -36,8 +36,8 @@ def test_row_width_must_match_the_header_in_both_readers(tmp_path: Path, row: st
         read_labels(labels)
     manifest = tmp_path / "eval.tsv"
     manifest.write_text(f"path\ttranscript\tlabel\n{row}\n", encoding="utf-8")
-    with pytest.raises(EvalManifestError, match=r"eval.tsv:2: expected 3 fields like the header"):
-        read_eval_manifest(manifest)
+    with pytest.raises(EvalListError, match=r"eval.tsv:2: expected 3 fields like the header"):
+        read_eval_list(manifest)
 
 
 def test_labels_read_with_a_bom_and_any_header_case(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 import phonedge
 from phonedge import vad
-from phonedge.audio import load_audio
+from phonedge.audio import prepare_audio
 from phonedge.errors import MissingExtraError, PhonedgeError
 from phonedge.grid import FrameGrid
 from phonedge.speech import frame_energy_db
@@ -22,7 +22,7 @@ needs_silero = pytest.mark.skipif(not vad.vad_available(),
 
 
 def utterance_with_pauses() -> np.ndarray:
-    x = load_audio(REFERENCE / "audio" / "0_jackson_0.wav", None, RATE, 400)
+    x = prepare_audio(REFERENCE / "audio" / "0_jackson_0.wav", None, RATE, 400)
     gap = np.zeros(RATE // 2, np.float32)
     return np.concatenate([gap, x, gap, x * 0.05, gap])
 

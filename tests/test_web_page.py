@@ -87,7 +87,7 @@ def test_chromium_predicts_pythons_answers(reference_bundles: dict[str, Path], t
     cases, expected, offset = [], [], 0
     with open(site / "samples.f32", "wb") as f:
         for path in sorted((REPO / "reference" / "audio").glob("*.wav")):
-            x = rec.read_audio(path)
+            x = rec.prepare_audio(path)
             f.write(x.astype("<f4").tobytes())
             cases.append({"offset": offset, "length": len(x)})
             expected.append(rec.predict(x, rec.sample_rate).to_dict())

@@ -14,14 +14,14 @@ from starlette.routing import Route, WebSocketRoute
 
 from ..errors import PhonedgeError
 from ..recognizer import Recognizer
-from . import endpoints
+from . import routes
 from .auth import TokenAuth
 from .errors import error_body, status_for
 from .limits import BodyLimit, StreamSlots
 from .pool import InferencePool
 from .settings import ServeSettings
 from .state import ServerState
-from .streaming import stream_endpoint
+from .websocket import stream_endpoint
 from .uploads import SampleBudget
 
 log = logging.getLogger("phonedge.serve")
@@ -47,11 +47,11 @@ def create_app(recognizer: Recognizer, settings: Optional[ServeSettings] = None)
 
     app = Starlette(
         routes=[
-            Route("/", endpoints.page, methods=["GET"]),
-            Route("/static/{name}", endpoints.page, methods=["GET"]),
-            Route("/v1/health", endpoints.health, methods=["GET"]),
-            Route("/v1/model", endpoints.model, methods=["GET"]),
-            Route("/v1/predict", endpoints.predict, methods=["POST"]),
+            Route("/", routes.page, methods=["GET"]),
+            Route("/static/{name}", routes.page, methods=["GET"]),
+            Route("/v1/health", routes.health, methods=["GET"]),
+            Route("/v1/model", routes.model, methods=["GET"]),
+            Route("/v1/predict", routes.predict, methods=["POST"]),
             WebSocketRoute("/v1/stream", stream_endpoint),
         ],
         middleware=[

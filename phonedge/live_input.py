@@ -10,7 +10,7 @@ from typing import Any, Callable, Optional, TextIO
 
 import numpy as np
 
-from .audio import read_audio
+from .audio import decode_file
 from .errors import MicrophoneError, MissingExtraError
 from .result import label_text
 from .stream import Stream, StreamEvent
@@ -61,7 +61,7 @@ def _json(record: dict[str, Any]) -> str:
 def replay_file(stream: Stream, path: Path, block_ms: float, realtime: bool,
                 sleep: Callable[[float], None] = time.sleep) -> Iterable[StreamEvent]:
     """Feed a file to a stream in blocks of ``block_ms`` at its own rate; in real time when asked."""
-    samples, rate = read_audio(path)
+    samples, rate = decode_file(path)
     block = max(1, int(round(rate * block_ms / 1000)))
     started = time.monotonic()
     for at in range(0, len(samples), block):

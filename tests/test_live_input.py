@@ -13,7 +13,7 @@ import soundfile as sf
 from click.testing import CliRunner
 
 import phonedge
-from phonedge.audio import load_audio
+from phonedge.audio import prepare_audio
 from phonedge.cli import main
 from test_stream import fsdd_stream
 
@@ -51,7 +51,7 @@ def test_stream_json_events_do_not_depend_on_block_ms(bundle: Path, wav: Path) -
     assert all(e["emitted_at"] >= e["end"] for e in finals)
     # Each final is predict on the stream's own (resampled) samples of the segment.
     rec = phonedge.load(bundle)
-    samples = rec.read_audio(wav)
+    samples = rec.prepare_audio(wav)
     for e in finals:
         pred = rec.predict(samples[round(e["start"] * RATE) : round(e["end"] * RATE)], RATE)
         assert e["text"] == pred.text and e["label"] == pred.label
@@ -68,7 +68,7 @@ def test_stream_plain_prints_finals_and_goes_on_after_a_bad_file(bundle: Path, w
 
 
 def test_stream_realtime_waits_for_the_audio(bundle: Path, wav: Path) -> None:
-    from phonedge.live import replay_file
+    from phonedge.live_input import replay_file
 
     slept: list[float] = []
     stream = phonedge.load(bundle).stream()
@@ -121,7 +121,7 @@ def _fake_sounddevice(monkeypatch: pytest.MonkeyPatch, wav16: Path, interrupt: b
 @pytest.fixture(scope="module")
 def wav16(wav: Path) -> Path:
     out = wav.with_name("three16k.wav")
-    sf.write(str(out), load_audio(wav, None, RATE, 400), RATE, subtype="FLOAT")
+    sf.write(str(out), prepare_audio(wav, None, RATE, 400), RATE, subtype="FLOAT")
     return out
 
 
@@ -164,7 +164,7 @@ def test_listen_without_a_microphone_is_a_one_line_error(monkeypatch: pytest.Mon
 def test_terminal_shows_the_partial_on_one_updating_line() -> None:
     import io
 
-    from phonedge.live import EventPrinter
+    from phonedge.live_input import EventPrinter
     from phonedge.stream import StreamEvent
 
     def event(kind: str, text: str) -> StreamEvent:

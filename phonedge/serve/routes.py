@@ -1,4 +1,4 @@
-"""The HTTP endpoints: predict, health, model description and the page."""
+"""The HTTP routes' handlers: predict, health, model description and the page (the WebSocket is websocket.py)."""
 
 from __future__ import annotations
 
