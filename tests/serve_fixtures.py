@@ -1,4 +1,4 @@
-"""Helpers for the server's tests: a test-only fake stream, and (from benchmarks/serve_process.py, which the
+"""Helpers for the server's tests: a test-only fake stream, and (from benchmarks/serving/serve_process.py, which the
 serve benchmark shares) the audio builder and a server subprocess."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from benchmarks.serve_process import ServerProcess, free_port, utterances_with_pauses  # noqa: F401 (re-exported)
+from benchmarks.serving.serve_process import ServerProcess, free_port, utterances_with_pauses  # noqa: F401 (re-exported)
 from phonedge.recognizer import Recognizer
 
 
