@@ -1,5 +1,5 @@
-"""A ``phonedge serve`` process on 127.0.0.1 and the audio fed to it: shared by benchmarks/serving/serve_load.py and the
-serve tests (tests/serve_fixtures.py)."""
+"""A ``phonedge serve`` process on 127.0.0.1 and the audio fed to it, for the serving benchmarks (serve_load.py,
+serve_limits.py, soak.py). The runtime's tests start their own (tests/serve_fixtures.py): they import no benchmarks."""
 
 from __future__ import annotations
 
