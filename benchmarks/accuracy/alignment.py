@@ -31,6 +31,7 @@ import numpy as np
 
 from benchmarks.common.environment import cpu_line, load_average
 from benchmarks.common.paths import FSDD, REPO
+from benchmarks.common.workloads import time_calls
 
 MAIN = REPO.parent / "main"  # the lead's checkout, where `make demo` and the xlsr-53 benchmark build bundles
 BUNDLE = next((p for p in (REPO / "bundles" / "reference-int8", MAIN / "bundles" / "reference-int8") if p.is_dir()),
@@ -66,12 +67,7 @@ def auc(positive: list[float], negative: list[float]) -> float:
 
 def best_of(fn: Callable[[], Any], runs: int) -> tuple[float, float]:
     """Fastest and median wall time of FN over RUNS calls, after one warm-up."""
-    fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
+    times = time_calls(fn, 1, runs)
     return min(times), float(np.median(times))
 
 

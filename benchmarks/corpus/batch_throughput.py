@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-
 from benchmarks.common import environment, sections
 from benchmarks.common.paths import FSDD, REPO
 

@@ -17,13 +17,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from benchmarks.common import sections
 from benchmarks.common.environment import cpu_line, load_average
-from benchmarks.common.paths import BUNDLE, FSDD, REPO
-
-RATE = 48000
+from benchmarks.common.long_flac import repeated_flac, speech_minute
+from benchmarks.common.paths import BUNDLE, REPO
 
 WHOLE = """
 import sys, json, phonedge
@@ -33,35 +30,6 @@ p = rec.decoding.prediction(rec.logits(x), x, rec.decoding.decider())
 print(json.dumps(p.to_dict(timestamps=False)))
 """
 BLOCKS = "import sys; from phonedge.cli import main; sys.argv[0] = 'phonedge'; main()"
-
-
-def cycle(seed: int = 0) -> np.ndarray:
-    """One minute at 48 kHz, stereo: 20 s silence, 10 s quiet noise, 30 s of FSDD speech."""
-    import soundfile as sf
-    import soxr
-
-    rng = np.random.default_rng(seed)
-    files = sorted((FSDD / "recordings").glob("*_[0-4].wav"))[:200]
-    speech = np.concatenate([sf.read(p, dtype="float32")[0] for p in files])[: 30 * 8000]
-    parts = [np.zeros(20 * RATE, np.float32), rng.normal(0, 0.003, 10 * RATE).astype(np.float32),
-             soxr.resample(speech, 8000, RATE).astype(np.float32)]
-    mono = np.concatenate(parts)[: 60 * RATE]
-    return np.stack([mono, 0.8 * mono], axis=1)
-
-
-def make_flac(path: Path, minutes: int) -> Path:
-    """A FLAC of MINUTES one-minute cycles (written once, then reused)."""
-    import soundfile as sf
-
-    if path.is_file():
-        return path
-    one = cycle()
-    tmp = path.with_suffix(".part")
-    with sf.SoundFile(tmp, "w", RATE, 2, format="FLAC", subtype="PCM_16") as f:
-        for _ in range(minutes):
-            f.write(one)
-    tmp.rename(path)
-    return path
 
 
 def measure(code: str, args: list[str]) -> tuple[float, float, str]:
@@ -83,7 +51,7 @@ def run(minutes: list[int], cache: Path, bundle: Path, whole_max: int) -> list[d
     rows = []
     cache.mkdir(parents=True, exist_ok=True)
     for m in minutes:
-        path = make_flac(cache / f"cycle-{m}min-48k.flac", m)
+        path = repeated_flac(cache / f"cycle-{m}min-48k.flac", m, speech_minute)
         row = {"minutes": m, "flac_mib": path.stat().st_size / 2**20}
         s, rss, out = measure(BLOCKS, ["predict", "--json", "--model", str(bundle), str(path)])
         blocked = json.loads(out)

@@ -38,6 +38,7 @@ from typing import Any, Callable
 import numpy as np
 
 from benchmarks.common.paths import REPO
+from benchmarks.common.workloads import time_calls
 
 REFERENCE = REPO / "reference"
 RATE = 16_000
@@ -95,13 +96,7 @@ class Results:
 
 def median_ms(fn: Callable[[], Any], reps: int, warmup: int) -> dict[str, float]:
     """Median, min and max wall time of FN in ms over REPS calls after WARMUP calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
+    times = [t * 1e3 for t in time_calls(fn, warmup, reps)]
     return {"median": round(statistics.median(times), 3), "min": round(min(times), 3), "max": round(max(times), 3)}
 
 

@@ -16,12 +16,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from benchmarks.common.paths import REPO
+from benchmarks.common.workloads import time_calls
 
 SECONDS = (1, 3)
 # Warm-up calls before timing: V8 first runs WebAssembly through its baseline compiler and tiers up hot code.
@@ -50,13 +52,7 @@ def python_times(bundle: Path, x: np.ndarray, threads: int, repeats: int, warmup
     out = {}
     for seconds in SECONDS:
         part = x[: seconds * rec.sample_rate]
-        for _ in range(warmup):
-            rec.predict(part, rec.sample_rate)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            rec.predict(part, rec.sample_rate)
-            times.append((time.perf_counter() - start) * 1000)
+        times = [t * 1000 for t in time_calls(partial(rec.predict, part, rec.sample_rate), warmup, repeats)]
         out[str(len(part))] = {"min_ms": min(times), "median_ms": statistics.median(times)}
     return {"backend": "python", "threads": threads, "results": out}
 

@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-
 from benchmarks.common import sections
 from benchmarks.common.prepare import exporter_version, log
 from benchmarks.common.workloads import SpeedPlan, speech_signal

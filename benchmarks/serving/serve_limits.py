@@ -17,28 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from benchmarks.common import sections
 from benchmarks.common.environment import cpu_line, load_average
-from benchmarks.long_audio.long_file import BUNDLE, RATE, make_flac
+from benchmarks.common.long_flac import quiet_minute, repeated_flac, speech_minute
+from benchmarks.common.paths import BUNDLE
 from benchmarks.serving.serve_process import ServerProcess
-
-
-def silence_flac(path: Path, hours: float) -> Path:
-    """48 kHz stereo silence with one second of quiet noise a minute (written once)."""
-    import soundfile as sf
-
-    if path.is_file():
-        return path
-    minute = np.zeros((60 * RATE, 2), np.float32)
-    minute[:RATE] = np.random.default_rng(0).normal(0, 0.01, (RATE, 2))
-    tmp = path.with_suffix(".part")
-    with sf.SoundFile(tmp, "w", RATE, 2, format="FLAC", subtype="PCM_16") as f:
-        for _ in range(int(hours * 60)):
-            f.write(minute)
-    tmp.rename(path)
-    return path
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -99,8 +82,8 @@ def post_all(url: str, data: bytes, n: int) -> list[dict[str, Any]]:
 def run(bundle: Path, cache: Path) -> dict[str, Any]:
     """Both phases against one server."""
     cache.mkdir(parents=True, exist_ok=True)
-    long = silence_flac(cache / "silence-6h-48k.flac", 6.0).read_bytes()
-    five = make_flac(cache / "cycle-5min-48k.flac", 5).read_bytes()
+    long = repeated_flac(cache / "silence-6h-48k.flac", 6 * 60, quiet_minute).read_bytes()
+    five = repeated_flac(cache / "cycle-5min-48k.flac", 5, speech_minute).read_bytes()
     out: dict[str, Any] = {"long_mb": len(long) / 1e6, "five_mb": len(five) / 1e6}
     with ServerProcess(bundle) as server:
         assert server.proc is not None

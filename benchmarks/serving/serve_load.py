@@ -23,7 +23,6 @@ from typing import Any, Optional
 
 import numpy as np
 
-
 from benchmarks.common.environment import describe
 from benchmarks.common import sections
 from benchmarks.serving.serve_report import markdown_section
