@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.platforms import arm_estimates as est
-from benchmarks.speed.floor import FLOAT_PARTS, INT8_PARTS, model_macs
+from benchmarks.common.macs import FLOAT_PARTS, INT8_PARTS, model_macs
 
 
 def test_core_rates_follow_pipes_and_instruction_width() -> None:

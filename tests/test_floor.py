@@ -1,4 +1,5 @@
-"""benchmarks/speed/floor.py: MAC counts against PyTorch's own FLOP counter, and the bound's arithmetic."""
+"""benchmarks/speed/floor.py and common/macs.py: MAC counts against PyTorch's own FLOP counter, and the bound's
+arithmetic."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("onnx")
 
-from benchmarks.speed.floor import FLOAT_PARTS, INT8_PARTS, compute_floor, lower_bound_s, model_macs  # noqa: E402
+from benchmarks.common.macs import FLOAT_PARTS, INT8_PARTS, lower_bound_s, model_macs  # noqa: E402
+from benchmarks.speed.floor import compute_floor  # noqa: E402
 
 
 def _config(**overrides):

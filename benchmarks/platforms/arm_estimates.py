@@ -4,8 +4,8 @@ No ARM device was measured. For each device, peak int8 and float32 multiply-accu
 are derived from documented facts: how many MACs one instruction does (Arm's instruction set: SDOT
 on 128 bits = 16 int8 MACs, SMMLA on 128 bits = 32, FMLA on 128 bits = 4 float32), how many vector
 pipes a core has, its clock and its core count (each figure's source is in SOURCES). The model's
-MACs come from benchmarks/speed/floor.py (the split phonedge's int8 bundle runs: int8 MatMuls, float32 for
-the first conv, the positional conv and the attention scores). The bound is MACs / peak rate (no
+MACs come from benchmarks/common/macs.py, as the compute floor counts them (the split phonedge's int8
+bundle runs: int8 MatMuls, float32 for the first conv, the positional conv and the attention scores). The bound is MACs / peak rate (no
 graph can be faster); the estimate divides the peak by two efficiencies: ONNX Runtime's int8 GEMM
 reaching KERNEL_SHARE_OF_PEAK of the peak (an assumption) and the whole model reaching
 RUNTIME_SHARE_OF_FLOOR of that kernel floor (measured on x86: 65-77%, benchmarks/RESULTS.md).
@@ -21,9 +21,9 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
-from benchmarks.speed.floor import lower_bound_s, model_macs
-from benchmarks.common.xlsr53 import XLSR53_ARCHITECTURE
+from benchmarks.common.macs import lower_bound_s, model_macs
 from benchmarks.common.paths import REPO as ROOT
+from benchmarks.common.xlsr53 import XLSR53_ARCHITECTURE
 
 REFERENCE_CONFIG = ROOT / "reference" / "model" / "config.json"
 KERNEL_SHARE_OF_PEAK = 0.6  # assumption: int8 GEMM kernels at the model's shapes reach 60% of the paper peak

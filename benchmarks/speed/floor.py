@@ -1,10 +1,10 @@
 """Compute floor: the least time any int8 ONNX Runtime graph of the model can take on this CPU.
 
-The model's multiply-accumulates are counted from its config (feature encoder, positional conv,
-transformer projections and feed-forward, attention scores, CTC head), split into those phonedge's
-int8 bundle runs as integer MatMuls and those that stay float32. ONNX Runtime's own kernels are
-then timed on one MatMul at the model's shapes (uint8 x int8 ``MatMulInteger``, float32 ``MatMul``),
-and the best rate of each kind is taken. MACs / rate is a lower bound: it ignores quantizing the
+The model's multiply-accumulates are counted from its config (benchmarks/common/macs.py: feature
+encoder, positional conv, transformer projections and feed-forward, attention scores, CTC head), split
+into those phonedge's int8 bundle runs as integer MatMuls and those that stay float32. ONNX Runtime's
+own kernels are then timed on one MatMul at the model's shapes (uint8 x int8 ``MatMulInteger``, float32
+``MatMul``), and the best rate of each kind is taken. MACs / rate is a lower bound: it ignores quantizing the
 activations, normalisation, softmax, GELU and memory traffic, and credits the float32 convs with
 the float32 MatMul rate. Dividing the reference backend's median latency by the bound gives the
 highest speed-up an int8 graph could reach in that run.
@@ -19,42 +19,7 @@ import json
 import time
 from typing import Any, Optional, Sequence
 
-SAMPLE_RATE = 16_000
-
-
-def frames_after_encoder(samples: int, kernels: Sequence[int], strides: Sequence[int]) -> list[int]:
-    """Output length of every feature-encoder conv, first to last."""
-    lengths = []
-    for kernel, stride in zip(kernels, strides):
-        samples = (samples - kernel) // stride + 1
-        lengths.append(samples)
-    return lengths
-
-
-def model_macs(config: dict[str, Any], seconds: float) -> dict[str, float]:
-    """Multiply-accumulates of one forward pass over SECONDS of audio, by part of the model."""
-    kernels, strides, dims = config["conv_kernel"], config["conv_stride"], config["conv_dim"]
-    lengths = frames_after_encoder(int(round(seconds * SAMPLE_RATE)), kernels, strides)
-    channels_in = [1] + list(dims[:-1])
-    encoder = [n * d * c * k for n, d, c, k in zip(lengths, dims, channels_in, kernels)]
-    frames, hidden, ffn = lengths[-1], config["hidden_size"], config["intermediate_size"]
-    layers = config["num_hidden_layers"]
-    groups, width = config["num_conv_pos_embedding_groups"], config["num_conv_pos_embeddings"]
-    return {
-        "frames": frames,
-        "encoder_first_conv": float(encoder[0]),
-        "encoder_other_convs": float(sum(encoder[1:])),
-        "feature_projection": float(frames * dims[-1] * hidden),
-        # The conv pads width // 2 on both sides: an even width gives one frame more, dropped after.
-        "positional_conv": float((frames + 2 * (width // 2) - width + 1) * hidden * (hidden // groups) * width),
-        "transformer_linear": float(layers * frames * (4 * hidden * hidden + 2 * hidden * ffn)),
-        "attention_scores": float(layers * 2 * frames * frames * hidden),
-        "ctc_head": float(frames * hidden * config.get("vocab_size", 32)),
-    }
-
-
-INT8_PARTS = ("encoder_other_convs", "feature_projection", "transformer_linear", "ctc_head")
-FLOAT_PARTS = ("encoder_first_conv", "positional_conv", "attention_scores")
+from benchmarks.common.macs import lower_bound_s, model_macs
 
 
 def _matmul_session(k: int, n: int, int8: bool, threads: int) -> Any:
@@ -108,18 +73,6 @@ def gemm_rates(config: dict[str, Any], frames: Sequence[int], threads: int, repe
                              "best_s": min(times), "macs_per_s": m * k * n / min(times)})
     best = {kind: max(r["macs_per_s"] for r in rows if r["kind"] == kind) for kind in ("int8", "float32")}
     return {"threads": threads, "rows": rows, "best_macs_per_s": best}
-
-
-def lower_bound_s(macs: dict[str, float], rates: dict[str, float]) -> dict[str, float]:
-    """Least time for MACS at RATES: phonedge's split, and everything at the int8 rate."""
-    int8 = sum(macs[p] for p in INT8_PARTS)
-    other = sum(macs[p] for p in FLOAT_PARTS)
-    return {
-        "int8_macs": int8,
-        "float32_macs": other,
-        "phonedge_split_s": int8 / rates["int8"] + other / rates["float32"],
-        "all_int8_s": (int8 + other) / rates["int8"],
-    }
 
 
 def compute_floor(config: dict[str, Any], seconds: Sequence[float], threads: int,
