@@ -351,9 +351,9 @@ def write_report(results: dict[str, Any], md_path: Path, png_path: Path, json_pa
 
 def main(argv: list[str]) -> int:
     """Regenerate the report from a results JSON."""
-    if not argv:
-        print(__doc__, file=sys.stderr)
-        return 2
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__, file=sys.stdout if argv else sys.stderr)
+        return 0 if argv else 2
     json_path = Path(argv[0])
     results = json.loads(json_path.read_text(encoding="utf-8"))
     md_path = Path(argv[1]) if len(argv) > 1 else json_path.with_suffix(".md")

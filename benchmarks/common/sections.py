@@ -53,6 +53,9 @@ def write(name: str, body: str, path: Path = RESULTS_MD) -> None:
 
 def main(argv: list[str]) -> int:
     """Put FILE.md's text into RESULTS.md as section NAME (e.g. a GPU run's gpu.md)."""
+    if argv[:1] in (["-h"], ["--help"]):
+        print(__doc__)
+        return 0
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2

@@ -128,6 +128,9 @@ def pipeline(folder: str, path: str, threads: str) -> str:
 
 def main(argv: list[str]) -> int:
     """Run the named job (see the module docstring); print or write its result."""
+    if argv[:1] in (["-h"], ["--help"], []):
+        print(__doc__, file=sys.stdout if argv else sys.stderr)
+        return 0 if argv else 2
     if argv[:1] == ["long-audio"]:
         print(json.dumps(long_audio(*argv[1:4])))
         return 0

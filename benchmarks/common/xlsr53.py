@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import sys
@@ -108,6 +109,14 @@ def ensure_xlsr53(cache: Path, processor_from: Optional[Path] = None) -> Path:
     return ensure_checkpoint(Path(cache) / "xlsr53-random", XLSR53_ARCHITECTURE, processor_from=processor_from)
 
 
-if __name__ == "__main__":
-    target = ensure_xlsr53(Path(sys.argv[1]) if len(sys.argv) > 1 else CACHE)
+def main(argv: Optional[list[str]] = None) -> int:
+    """Write (once) the xlsr-53-architecture checkpoint under CACHE and print its stamp."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("cache", nargs="?", type=Path, default=CACHE, help=f"cache folder (default {CACHE})")
+    target = ensure_xlsr53(parser.parse_args(argv).cache)
     print(json.dumps(read_stamp(target), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -15,7 +15,7 @@ set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/device.log") 2>&1
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 echo "== phonedge GPU benchmark: $(date -u +%FT%TZ) in $PWD"
 
 W=${GPU_WHEELS:-/tmp/gpu}
