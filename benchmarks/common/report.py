@@ -134,7 +134,8 @@ def floor_section(floor: dict[str, Any], ok: dict[str, Any], reference: str) -> 
              f"Best measured ONNX Runtime MatMul rates at the model's shapes, {floor['gemm']['threads']} thread(s): "
              f"uint8×int8 {rates['int8'] / 1e9:,.0f} GMAC/s, float32 {rates['float32'] / 1e9:,.0f} GMAC/s. "
              "Floor = int8 MACs / int8 rate + float MACs (first conv, positional conv, attention scores) / "
-             "float32 rate; it counts only the MatMuls and convs, so no graph that runs them through these kernels can beat it. A CPU with faster int8 units (AMX) raises the int8 rate and lowers the floor.", ""]
+             "float32 rate; it counts only the MatMuls and convs, so no graph that runs them through these kernels can "
+             "beat it. A CPU with faster int8 units (AMX) raises the int8 rate and lowers the floor.", ""]
     phonedge = ok.get("phonedge-int8", {}).get("latency", {})
     rows = []
     for key, entry in floor["lengths"].items():

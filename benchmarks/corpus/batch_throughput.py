@@ -226,8 +226,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                                                                      "--workers", str(actors),
                                                                      "--threads-per-worker", "1"], ray_env)
                     runs.append({"name": "ray engine, 2-node cluster", "split": f"{actors} actor x 1", **item})
-                ray_one = run_batch_cli(args.bundle, one, work, ["--engine", "ray", "--ray-address", address,
-                                                                 "--workers", "2", "--threads-per-worker", "1"], ray_env)
+                ray_args = ["--engine", "ray", "--ray-address", address, "--workers", "2", "--threads-per-worker", "1"]
+                ray_one = run_batch_cli(args.bundle, one, work, ray_args, ray_env)
             finally:
                 cluster.shutdown()
             ray2 = runs[-1]

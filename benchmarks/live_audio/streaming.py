@@ -311,7 +311,8 @@ def virtual_clock(answers: Path, speed: Optional[Path], threads: int, minutes: f
         raise RuntimeError("the speed bundle was never run: the clock would charge nothing")
     log(f"virtual clock: charged {rec.charged:.1f} s of speed-bundle compute, reference model {rec.free:.1f} s")
     log(f"virtual clock: RTF {out['rtf']:.3f}, first token p50 {out['first_token_s']['p50']}, "
-        f"commit p50 {out['commit_s']['p50']}, final p50 {out['final_s']['p50']}, max backlog {out['max_backlog_s']:.2f} s")
+        f"commit p50 {out['commit_s']['p50']}, final p50 {out['final_s']['p50']}, max backlog "
+        f"{out['max_backlog_s']:.2f} s")
     return out
 
 
@@ -371,15 +372,17 @@ def markdown(results: dict[str, Any]) -> str:
         f"**Accuracy, reference model** (int8 bundle; the 120 FSDD test utterances in one {a['stream_s']:.0f} s stream "
         "with 0.5-1.5 s pauses):", "",
         "| Figure | Value |", "|---|---:|",
-        f"| Utterances found as their own segment | {a['own_segment']} / {a['utterances']} ({a['own_segment_share']:.1%}) |",
+        f"| Utterances found as their own segment | {a['own_segment']} / {a['utterances']} "
+        f"({a['own_segment_share']:.1%}) |",
         f"| Final label = `predict` label of the utterance alone | {a['label_equals_predict']} / {a['utterances']} "
         f"({a['label_equals_predict_share']:.1%}) |",
         f"| Final label = true label | {a['label_equals_truth_share']:.1%} |",
         f"| Control: `predict` on the utterance with 0.3 s of silence each side = `predict` on the bare utterance | "
         f"{a['offline_padded_label_equals_offline_share']:.1%} |",
-        f"| Finals identical to `predict` on the segment's samples | {a['finals_identical_to_predict']} / {a['finals']} |",
-        f"| Tentative tokens changed by the next event (same id within a frame) | {a['tentative_changed']} / {a['tentative_tokens']} "
-        f"({a['tentative_changed_share']:.1%}) |",
+        f"| Finals identical to `predict` on the segment's samples | {a['finals_identical_to_predict']} / "
+        f"{a['finals']} |",
+        f"| Tentative tokens changed by the next event (same id within a frame) | {a['tentative_changed']} / "
+        f"{a['tentative_tokens']} ({a['tentative_changed_share']:.1%}) |",
         f"| Stable partial tokens not in the final | {a['stable_not_in_final']} / {a['stable_tokens_at_final']} "
         f"({a['stable_not_in_final_share']:.1%}) |", "",
     ]
@@ -395,16 +398,18 @@ def markdown(results: dict[str, Any]) -> str:
             "| Figure | Virtual clock | Wall clock |", "|---|---:|---:|",
             f"| Real-time factor (compute / audio) | {v['rtf']:.3f} (first tenth {v['rtf_first_tenth']:.3f}, "
             f"last tenth {v['rtf_last_tenth']:.3f}) | |",
-            f"| First token after speech onset (first frame above the energy gate), p50 / p90 s | {p(v['first_token_s'])} | {p(w['first_token_s']) if w else ''} |",
+            "| First token after speech onset (first frame above the energy gate), p50 / p90 s | "
+            f"{p(v['first_token_s'])} | {p(w['first_token_s']) if w else ''} |",
             f"| Commit latency (token stable or final - token end), p50 / p90 s | {p(v['commit_s'])} | "
             f"{p(w['commit_s']) if w else ''} |",
             f"| Final after end of speech, p50 / p90 s | {p(v['final_s'])} | {p(w['final_s']) if w else ''} |",
-            f"| Largest backlog | {v['max_backlog_s']:.2f} s (mean first tenth {v['mean_backlog_first_tenth_s']:.2f} s, "
-            f"last tenth {v['mean_backlog_last_tenth_s']:.2f} s) | "
+            f"| Largest backlog | {v['max_backlog_s']:.2f} s (mean first tenth "
+            f"{v['mean_backlog_first_tenth_s']:.2f} s, last tenth {v['mean_backlog_last_tenth_s']:.2f} s) | "
             + (f"{w['max_queued_blocks']} blocks queued at most |" if w else "|"),
             f"| RSS, MiB | {v['rss_mb_min']:.0f}-{v['rss_mb_max']:.0f} (mean first tenth "
-            f"{v['rss_mb_first_tenth_mean']:.0f}, last tenth {v['rss_mb_last_tenth_mean']:.0f}); peak {v['peak_rss_mb']:.0f} "
-            f"(both models, and the run's own {v['audio_min'] * 60 * RATE * 4 / 2**20:.0f} MiB float32 copy of the "
+            f"{v['rss_mb_first_tenth_mean']:.0f}, last tenth {v['rss_mb_last_tenth_mean']:.0f}); peak "
+            f"{v['peak_rss_mb']:.0f} (both models, and the run's own "
+            f"{v['audio_min'] * 60 * RATE * 4 / 2**20:.0f} MiB float32 copy of the "
             "stream's audio) | |", "",
         ]
     r = results.get("reference_long")
@@ -412,10 +417,11 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [
             f"**An hour-long stream, reference model's own compute** ({r['audio_min']:.0f} min, {r['utterances']} "
             f"utterances, RSS sampled every 10 s of audio"
-            + (f"; from the run of {r['from_run']}" if r.get("from_run") else "") + f"): real-time factor {r['rtf']:.3f} (first tenth "
-            f"{r['rtf_first_tenth']:.3f}, last tenth {r['rtf_last_tenth']:.3f}); largest backlog {r['max_backlog_s']:.2f} s; "
-            f"RSS {r['rss_mb_min']:.0f}-{r['rss_mb_max']:.0f} MiB (mean first tenth {r['rss_mb_first_tenth_mean']:.1f}, "
-            f"last tenth {r['rss_mb_last_tenth_mean']:.1f}).", "",
+            + (f"; from the run of {r['from_run']}" if r.get("from_run") else "")
+            + f"): real-time factor {r['rtf']:.3f} (first tenth "
+            f"{r['rtf_first_tenth']:.3f}, last tenth {r['rtf_last_tenth']:.3f}); largest backlog "
+            f"{r['max_backlog_s']:.2f} s; RSS {r['rss_mb_min']:.0f}-{r['rss_mb_max']:.0f} MiB (mean first tenth "
+            f"{r['rss_mb_first_tenth_mean']:.1f}, last tenth {r['rss_mb_last_tenth_mean']:.1f}).", "",
         ]
     return "\n".join(lines)
 
@@ -451,7 +457,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
     for k, n in enumerate(names):
         right.hlines(GOALS_S[n], k - 0.4, k + 0.4, colors="k", linestyles="dashed",
                      label="goal (p50)" if k == 0 else None)
-    right.set_xticks(range(len(names)), ["first token\nafter onset", "commit\n(token stable)", "final after\nend of speech"])
+    right.set_xticks(range(len(names)),
+                     ["first token\nafter onset", "commit\n(token stable)", "final after\nend of speech"])
     right.set(ylabel="seconds", title="Latency, xlsr-53-size int8, 2 threads")
     right.legend(fontsize=8)
     fig.tight_layout()
@@ -468,10 +475,12 @@ def sweep_markdown(runs: list[dict[str, Any]]) -> str:
         f"Each row is one `python -m benchmarks.live_audio.streaming --minutes 3 --wall-minutes 0 --memory-minutes 0 "
         f"--set ...` run ({first['date']} to {runs[-1]['date']}, CPU: {first['cpu']}, {first['threads']} threads): "
         "latency and cost on the virtual clock with the xlsr-53-size int8 bundle, segments and labels on the "
-        "FSDD stream with the reference model (speed bundle: `" + first.get("speed_bundle_export", first["speed_bundle"])
+        "FSDD stream with the reference model (speed bundle: `"
+        + first.get("speed_bundle_export", first["speed_bundle"])
         + "`, today's default graph). Figures from "
         "separate runs on a shared VM: compare loosely.", "",
-        "| left / hop / right s | endpoint s | RTF | first token p50 s | commit p50 s | final p50 s | largest backlog s "
+        "| left / hop / right s | endpoint s | RTF | first token p50 s | commit p50 s | final p50 s | largest backlog "
+        "s "
         "| own segment | label = predict |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -480,7 +489,8 @@ def sweep_markdown(runs: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {o['left_s']} / {o['hop_s']} / {o['right_s']} | {o['endpoint_silence_s']} | {v['rtf']:.3f} | "
             f"{v['first_token_s']['p50']:.2f} | {v['commit_s']['p50']:.2f} | {v['final_s']['p50']:.2f} | "
-            f"{v['max_backlog_s']:.2f} | {a['own_segment']}/{a['utterances']} | {a['label_equals_predict']}/{a['utterances']} |")
+            f"{v['max_backlog_s']:.2f} | {a['own_segment']}/{a['utterances']} | "
+            f"{a['label_equals_predict']}/{a['utterances']} |")
     return "\n".join(lines) + "\n"
 
 

@@ -5,10 +5,11 @@ are derived from documented facts: how many MACs one instruction does (Arm's ins
 on 128 bits = 16 int8 MACs, SMMLA on 128 bits = 32, FMLA on 128 bits = 4 float32), how many vector
 pipes a core has, its clock and its core count (each figure's source is in SOURCES). The model's
 MACs come from benchmarks/common/macs.py, as the compute floor counts them (the split phonedge's int8
-bundle runs: int8 MatMuls, float32 for the first conv, the positional conv and the attention scores). The bound is MACs / peak rate (no
-graph can be faster); the estimate divides the peak by two efficiencies: ONNX Runtime's int8 GEMM
-reaching KERNEL_SHARE_OF_PEAK of the peak (an assumption) and the whole model reaching
-RUNTIME_SHARE_OF_FLOOR of that kernel floor (measured on x86: 65-77%, benchmarks/RESULTS.md).
+bundle runs: int8 MatMuls, float32 for the first conv, the positional conv and the attention scores).
+The bound is MACs / peak rate (no graph can be faster); the estimate divides the peak by two
+efficiencies: ONNX Runtime's int8 GEMM reaching KERNEL_SHARE_OF_PEAK of the peak (an assumption) and
+the whole model reaching RUNTIME_SHARE_OF_FLOOR of that kernel floor (measured on x86: 65-77%,
+benchmarks/RESULTS.md).
 Memory bandwidth, caches and thermal throttling are not modelled.
 
 Usage: python -m benchmarks.platforms.arm_estimates [--format markdown|json] [--seconds 1 3 10]

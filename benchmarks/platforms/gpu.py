@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 import traceback
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -160,13 +161,14 @@ def torch_eager(checkpoint: Path, device: str, half: bool, cfg: dict[str, Any], 
     for seconds in cfg["lengths"]:
         x = waveform(seconds)[None]
         results.data["latency_ms"].setdefault(name, {})[str(seconds)] = median_ms(
-            lambda: call(x), cfg["reps"], cfg["warmup"])
+            partial(call, x), cfg["reps"], cfg["warmup"])
         results.save()
     n, seconds = cfg["batch"]
     if half:  # fp32 eager batches are not part of the table
         batch = np.stack([waveform(seconds, seed) for seed in range(n)])
-        results.data["batch"][name] = _batch_record(median_ms(lambda: call(batch), cfg["reps"], cfg["warmup"]), n, seconds)
-    del model
+        results.data["batch"][name] = _batch_record(median_ms(partial(call, batch), cfg["reps"], cfg["warmup"]),
+                                                    n, seconds)
+    model = None  # drop the weights (on CUDA: before emptying the cache)
     if device.startswith("cuda"):
         torch.cuda.empty_cache()
 
@@ -208,7 +210,7 @@ def phonedge_timing(bundle: Path, provider: str, cfg: dict[str, Any], results: R
     for seconds in cfg["lengths"]:
         x = waveform(seconds)
         results.data["latency_ms"].setdefault(name, {})[str(seconds)] = median_ms(
-            lambda: rec.logits(x), cfg["reps"], cfg["warmup"])
+            partial(rec.logits, x), cfg["reps"], cfg["warmup"])
         results.save()
     n, seconds = cfg["batch"]
     items = [waveform(seconds, seed) for seed in range(n)]
@@ -254,7 +256,7 @@ def raw_timing(rec: Any, cfg: dict[str, Any], results: Results, name: str) -> No
     for seconds in cfg["lengths"]:
         f = feeds(waveform(seconds)[None])
         results.data["latency_ms"].setdefault(name, {})[str(seconds)] = median_ms(
-            lambda: session.run(None, f), cfg["reps"], cfg["warmup"])
+            partial(session.run, None, f), cfg["reps"], cfg["warmup"])
     n, seconds = cfg["batch"]
     f = feeds(np.stack([waveform(seconds, seed) for seed in range(n)]))
     results.data["batch"][name] = _batch_record(median_ms(lambda: session.run(None, f), cfg["reps"], cfg["warmup"]),
@@ -349,7 +351,8 @@ def reference_eval(provider: str, work: Path, cfg: dict[str, Any], results: Resu
         preds = [rec.predict(x, sample_rate=rate) if reader != "soundfile" else rec.predict(x)
                  for x, rate in audio]
         got = [(p.text, p.label) for p in preds]
-        record = {"n": len(items), "accuracy": round(sum(p.label == i.label for p, i in zip(preds, items)) / len(items), 4)}
+        correct = sum(p.label == i.label for p, i in zip(preds, items))
+        record = {"n": len(items), "accuracy": round(correct / len(items), 4)}
         # predict_batch: padded, masked batches (masked graphs) or equal-length ones; same results?
         rates = {rate for _, rate in audio}
         batch = rec.predict_batch([x for x, _ in audio], sample_rate=rates.pop() if len(rates) == 1 else None,
@@ -489,11 +492,11 @@ def main(argv: list[str] | None = None) -> int:
             results.data["steps"][f"variant {name}"] = {"ok": False, "seconds": 0, "error": "skipped: time budget"}
             results.save()
             continue
-        bundle = results.step(f"export {name}", lambda: export(checkpoint, work / name.replace(" ", "_"), results,
-                                                               name, **options))
+        bundle = results.step(f"export {name}", partial(export, checkpoint, work / name.replace(" ", "_"), results,
+                                                        name, **options))
         if bundle:
-            results.step(f"phonedge {name}", lambda: phonedge_timing(bundle, args.provider, cfg, results,
-                                                                   f"phonedge {name}", cross_check=False))
+            results.step(f"phonedge {name}", partial(phonedge_timing, bundle, args.provider, cfg, results,
+                                                     f"phonedge {name}", cross_check=False))
     results.save()
     _say(f"finished in {results.elapsed():.0f} s; results in {args.out}")
     print((args.out / "gpu.md").read_text(encoding="utf-8"), flush=True)

@@ -171,7 +171,8 @@ def markdown(report: Mapping[str, Any]) -> list[str]:
     full = next((r for r in report["runs"] if set(r["modes"]) == set(modes)), None)
     acc = [f"{m} {_fmt(full['modes'][m]['accuracy_host'], '.4f')}" for m in modes] if full else []
     verdict = "identical answers on every emulated CPU" if report["identical"] else "ANSWERS DIFFER"
-    tail = f" (accuracy on the {report.get('recordings', '–')} FSDD recordings, host: {', '.join(acc)})." if acc else "."
+    recordings = report.get("recordings", "–")
+    tail = f" (accuracy on the {recordings} FSDD recordings, host: {', '.join(acc)})." if acc else "."
     lines += ["", f"Verdict: **{verdict}**{tail}", ""]
     by_format: dict[str, list[dict[str, Any]]] = {}
     for run in report["runs"]:

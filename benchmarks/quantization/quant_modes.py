@@ -13,8 +13,9 @@ Smoothing and the parity gate use calibration audio from FSDD's train split (dig
 5-9: 120 recordings, none of the test split), copied from /work/shared/fsdd when it is there;
 otherwise the committed test-split audio stands in (recorded in the results). The xlsr-53-size
 model has random weights: its parity runs on the exporter's generated signals, and its figures
-are size, memory and speed only (exported with the gate off, its figures recorded). --sweep exports twins of the reference model at every place and
-magnitude 10-300x with the defaults and measures each on the test split.
+are size, memory and speed only (exported with the gate off, its figures recorded). --sweep exports twins
+of the reference model at every place and magnitude 10-300x with the defaults and measures each on the
+test split.
 
 Usage: python -m benchmarks.quantization.quant_modes [--xlsr53] [--sweep] [--threads 2] [--rounds 2] [--magnitude 100]
 """
@@ -54,14 +55,16 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--xlsr53", action="store_true", help="the random-weight xlsr-53-size model (heavy)")
-    parser.add_argument("--model", type=Path, default=REFERENCE_DIR / "model", help="trained model (default: reference)")
+    parser.add_argument("--model", type=Path, default=REFERENCE_DIR / "model",
+                        help="trained model (default: reference)")
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     parser.add_argument("--places", default="projection,attention,feed_forward,head")
     parser.add_argument("--magnitude", type=float, default=100.0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--skip-speed", action="store_true")
-    parser.add_argument("--sweep", action="store_true", help="every twin place x magnitude, int8 and int4, accuracy only")
+    parser.add_argument("--sweep", action="store_true", help="every twin place x magnitude, int8 and int4, accuracy "
+                                                             "only")
     parser.add_argument("--fsdd", type=Path, default=FSDD, help="FSDD recordings (the calibration audio's source)")
     parser.add_argument("--tag", default="", help="suffix of the result files' names (quant_modes-MODEL[-TAG].*)")
     parser.add_argument("--cache", type=Path, default=REPO / "benchmarks" / ".cache")

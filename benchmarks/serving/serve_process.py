@@ -45,7 +45,8 @@ class ServerProcess:
     def __init__(self, bundle: Path, *args: str, env: Optional[dict[str, str]] = None, timeout: float = 60) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.cmd = [str(Path(sys.executable).with_name("phonedge")), "serve", str(bundle), "--port", str(self.port), *args]
+        phonedge = str(Path(sys.executable).with_name("phonedge"))
+        self.cmd = [phonedge, "serve", str(bundle), "--port", str(self.port), *args]
         self.env = {**os.environ, **(env or {})}
         self.timeout = timeout
         self.proc: Optional[subprocess.Popen[str]] = None
