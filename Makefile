@@ -31,7 +31,7 @@ demo: $(BUNDLE)/phonedge.json
 	$(VENV)/bin/phonedge eval $(BUNDLE) --manifest reference/eval.tsv
 
 test: $(STAMP) browser praat web-deps
-	$(VENV)/bin/ruff check phonedge export
+	$(VENV)/bin/ruff check phonedge export benchmarks
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
