@@ -31,7 +31,7 @@ demo: $(BUNDLE)/phonedge.json
 	$(VENV)/bin/phonedge eval $(BUNDLE) --eval-list reference/eval.tsv
 
 test: $(STAMP) browser praat web-deps
-	$(VENV)/bin/ruff check phonedge export
+	$(VENV)/bin/ruff check phonedge export benchmarks
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
@@ -39,7 +39,7 @@ test: $(STAMP) browser praat web-deps
 # Same answers on arm64: an emulated arm64 Python (QEMU, Debian arm64 packages, aarch64 wheels; cached in
 # .cache/arm64) runs every bundle mode of the reference model; writes benchmarks/results/portability.json.
 test-arm64: $(STAMP)
-	$(PY) -m benchmarks.portability
+	$(PY) -m benchmarks.platforms.portability
 
 # Debian's Chromium and its driver for the live page's browser test; where they cannot be installed
 # (not root, no apt) the test skips and says why.
@@ -68,7 +68,7 @@ serve: $(BUNDLE)/phonedge.json
 	$(VENV)/bin/phonedge serve $(BUNDLE)
 
 bench-serve: $(BUNDLE)/phonedge.json
-	$(PY) -m benchmarks.serve_load --bundle $(BUNDLE)
+	$(PY) -m benchmarks.serving.serve_load --bundle $(BUNDLE)
 
 # Issue #23: the server's fuzz run (10,000 seeded Hypothesis cases per surface, reference bundle; found cases
 # become @examples in tests/test_serve_fuzz.py), then long files in blocks and the decoded-audio limits.
@@ -78,11 +78,11 @@ fuzz: $(BUNDLE)/phonedge.json
 
 # 30 minutes of the serve load round against one server: RSS after each round, finals against the library.
 soak: $(BUNDLE)/phonedge.json
-	$(PY) -m benchmarks.soak --bundle $(BUNDLE) --minutes 30 --write
+	$(PY) -m benchmarks.serving.soak --bundle $(BUNDLE) --minutes 30 --write
 
 bench-limits: $(BUNDLE)/phonedge.json
-	$(PY) -m benchmarks.long_file --bundle $(BUNDLE) --write
-	$(PY) -m benchmarks.serve_limits --bundle $(BUNDLE) --write
+	$(PY) -m benchmarks.long_audio.long_file --bundle $(BUNDLE) --write
+	$(PY) -m benchmarks.serving.serve_limits --bundle $(BUNDLE) --write
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run

@@ -14,13 +14,13 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from benchmarks import report
-from benchmarks.backends import CPU_BACKENDS, CUDA_BACKENDS, FP16_CPU_SKIP, REFERENCE
-from benchmarks.environment import cuda_status, describe
-from benchmarks.prepare import log, prepare_models
-from benchmarks.workloads import FULL_PLAN, QUICK_PLAN, SAMPLE_RATE, SpeedPlan, speech_signal
+from benchmarks.common import report
+from benchmarks.common.backends import CPU_BACKENDS, CUDA_BACKENDS, FP16_CPU_SKIP, REFERENCE
+from benchmarks.common.environment import cuda_status, describe
+from benchmarks.common.paths import REPO
+from benchmarks.common.prepare import log, prepare_models
+from benchmarks.common.workloads import FULL_PLAN, QUICK_PLAN, SAMPLE_RATE, SpeedPlan, speech_signal
 
-REPO = Path(__file__).resolve().parents[1]
 
 SCHEMA = 1
 REFERENCE_DIR = REPO / "reference"
@@ -84,7 +84,7 @@ def _trained(model_dir: Path) -> bool:
 
 def speed_checkpoint(quick: bool, cache: Path, processor_from: Path) -> Path:
     """The tiny random model (quick) or the xlsr-53-architecture model (full), written once into CACHE."""
-    from benchmarks.xlsr53 import TINY_ARCHITECTURE, ensure_checkpoint, ensure_xlsr53
+    from benchmarks.common.xlsr53 import TINY_ARCHITECTURE, ensure_checkpoint, ensure_xlsr53
 
     if quick:
         return ensure_checkpoint(cache / "tiny-random", TINY_ARCHITECTURE, processor_from=processor_from)
@@ -93,7 +93,7 @@ def speed_checkpoint(quick: bool, cache: Path, processor_from: Path) -> Path:
 
 def accuracy_workload(args: argparse.Namespace, fallback_model: Path) -> dict[str, Any]:
     """The model card's figures for every CPU backend on the eval set (8 items in quick mode)."""
-    from benchmarks.accuracy import run_accuracy
+    from benchmarks.accuracy.accuracy import run_accuracy
     from phonedge.evaluate import read_eval_manifest
 
     model, note = args.reference_model, None
@@ -116,7 +116,7 @@ def accuracy_workload(args: argparse.Namespace, fallback_model: Path) -> dict[st
     result.update(status="ok", bundle_errors=models.bundle_errors, ct2_error=models.ct2_error,
                   export_parity=export_parity(models.bundles))
     if "int8" in models.bundles:
-        from benchmarks.long_audio import run_long_audio
+        from benchmarks.long_audio.long_audio import run_long_audio
 
         minutes = [0.25] if args.quick else [1.0, 5.0, 20.0]
         recordings = sorted((REFERENCE_DIR / "audio").glob("*.wav"))
@@ -134,7 +134,7 @@ def export_parity(bundles: dict[str, Path]) -> dict[str, Any]:
 
 
 def _model_facts(model_dir: Path) -> dict[str, Any]:
-    from benchmarks.xlsr53 import read_stamp
+    from benchmarks.common.xlsr53 import read_stamp
 
     stamp = read_stamp(model_dir) or {}
     return {"path": str(model_dir), "parameters": stamp.get("parameters"), "seed": stamp.get("seed"),
@@ -146,7 +146,7 @@ def speed_workload(args: argparse.Namespace, model_dir: Path, plan: SpeedPlan) -
     import numpy as np
     import soundfile as sf
 
-    from benchmarks.speed import run_speed
+    from benchmarks.speed.speed import run_speed
 
     cache = args.cache / ("tiny" if args.quick else "xlsr53")
     models = prepare_models(model_dir, cache, quantizations=("none", "int8"), gate=False)
@@ -163,7 +163,7 @@ def speed_workload(args: argparse.Namespace, model_dir: Path, plan: SpeedPlan) -
     if args.skip_cold_start or "int8" not in models.bundles:
         result["cold_start"] = {"status": "skipped"}
     else:
-        from benchmarks.coldstart import run_cold_start
+        from benchmarks.speed.coldstart import run_cold_start
 
         wav = args.cache / "coldstart-1s.wav"
         sf.write(str(wav), np.asarray(signal[:SAMPLE_RATE]), SAMPLE_RATE, subtype="PCM_16")
@@ -174,8 +174,8 @@ def speed_workload(args: argparse.Namespace, model_dir: Path, plan: SpeedPlan) -
 
 def floor_workload(args: argparse.Namespace, model_dir: Path, plan: SpeedPlan, speed: dict[str, Any]) -> dict[str, Any]:
     """The compute floor of the speed model at the unchunked lengths, against this run's reference medians."""
-    from benchmarks.floor import compute_floor
-    from benchmarks.workloads import length_key
+    from benchmarks.speed.floor import compute_floor
+    from benchmarks.common.workloads import length_key
 
     reference = speed.get("backends", {}).get(REFERENCE, {})
     medians = {key: figures["median_s"] for key, figures in reference.get("latency", {}).items()}
@@ -195,7 +195,7 @@ def gpu_workload(args: argparse.Namespace, model_dir: Path, plan: SpeedPlan) -> 
     if not available:
         log(line)
         return {"status": line}
-    from benchmarks.speed import run_speed
+    from benchmarks.speed.speed import run_speed
 
     cache = args.cache / ("tiny" if args.quick else "xlsr53")
     models = prepare_models(model_dir, cache, quantizations=("none", "fp16"), gate=False, ct2=False)
@@ -262,20 +262,20 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 def floor_gap_workload(args: argparse.Namespace, model_dir: Path, md_path: Path) -> None:
-    """benchmarks/floor_gap.py in its own process on the speed workload's int8 bundle; it adds its section."""
+    """benchmarks/speed/floor_gap.py in its own process on the speed workload's int8 bundle; it adds its section."""
     import subprocess
 
     bundle = args.cache / "xlsr53" / "bundle-int8"
     if not (bundle / "phonedge.json").is_file():
         log(f"floor gap: skipped, no {bundle} (the speed workload builds it)")
         return
-    subprocess.run([sys.executable, "-m", "benchmarks.floor_gap", str(bundle), "--model", str(model_dir),
+    subprocess.run([sys.executable, "-m", "benchmarks.speed.floor_gap", str(bundle), "--model", str(model_dir),
                     "--threads", str(args.threads), "--out", str(args.out / "floor_gap.json"),
                     "--results-md", str(md_path)], cwd=REPO, check=True)
 
 
 def streaming_workload(args: argparse.Namespace, md_path: Path) -> None:
-    """benchmarks/streaming.py in its own process on the bundles above; it adds its section to MD_PATH."""
+    """benchmarks/live_audio/streaming.py in its own process on the bundles above; it adds its section to MD_PATH."""
     import subprocess
 
     reference = args.cache / "reference" / "full" / "bundle-int8"
@@ -283,8 +283,8 @@ def streaming_workload(args: argparse.Namespace, md_path: Path) -> None:
     if not (reference / "phonedge.json").is_file() or not (speed / "phonedge.json").is_file():
         log(f"streaming: skipped, it needs {reference} and {speed} (the accuracy and speed workloads build them)")
         return
-    subprocess.run([sys.executable, "-m", "benchmarks.streaming", "--bundle", str(reference), "--speed-bundle",
-                    str(speed), "--minutes", str(args.stream_minutes), "--threads", str(args.threads),
+    subprocess.run([sys.executable, "-m", "benchmarks.live_audio.streaming", "--bundle", str(reference),
+                    "--speed-bundle", str(speed), "--minutes", str(args.stream_minutes), "--threads", str(args.threads),
                     "--out", str(args.out / "streaming.json"), "--results-md", str(md_path)], cwd=REPO, check=True)
 
 

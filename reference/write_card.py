@@ -14,8 +14,8 @@ import argparse
 import json
 from pathlib import Path
 
-from benchmarks.accuracy import run_accuracy
-from benchmarks.backends import REFERENCE, ModelSet
+from benchmarks.accuracy.accuracy import run_accuracy
+from benchmarks.common.backends import REFERENCE, ModelSet
 from phonedge.model_card import Card
 
 REPO = Path(__file__).resolve().parents[1]

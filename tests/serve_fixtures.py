@@ -1,15 +1,85 @@
-"""Helpers for the server's tests: a test-only fake stream, and (from benchmarks/serve_process.py, which the
-serve benchmark shares) the audio builder and a server subprocess."""
+"""Helpers for the server's tests: a test-only fake stream, recordings joined with pauses, and a ``phonedge serve``
+subprocess (the tests' own: runtime tests import nothing from benchmarks/, tests/test_layers.py checks it)."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
 from dataclasses import dataclass, field
+from itertools import accumulate
+from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
-from benchmarks.serve_process import ServerProcess, free_port, utterances_with_pauses  # noqa: F401 (re-exported)
 from phonedge.recognizer import Recognizer
+
+PHONEDGE = str(Path(sys.executable).with_name("phonedge"))
+
+
+def utterances_with_pauses(files: list[Path], rate: int = 16000, pause: float = 1.5, lead: float = 0.5,
+                           ) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """FILES at RATE (float32) after LEAD s of silence, each followed by PAUSE s of it; each one's (start, end) s."""
+    import soundfile as sf
+    import soxr
+
+    clips = []
+    for f in files:
+        x, r = sf.read(f, dtype="float32")
+        clips.append(soxr.resample(x, r, rate).astype(np.float32) if r != rate else x)
+    starts = list(accumulate((len(c) / rate + pause for c in clips), initial=lead))
+    gap = np.zeros(int(pause * rate), np.float32)
+    audio = np.concatenate([np.zeros(int(lead * rate), np.float32), *(part for c in clips for part in (c, gap))])
+    return audio, [(start, start + len(c) / rate) for start, c in zip(starts, clips)]
+
+
+class ServerProcess:
+    """``phonedge serve BUNDLE ARGS...`` on a free loopback port, ready once the port accepts a connection;
+    interrupted (SIGINT, as Ctrl-C does) by ``stop`` or on leaving the ``with`` block."""
+
+    def __init__(self, bundle: Path, *args: str, env: Optional[dict[str, str]] = None) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.argv = [PHONEDGE, "serve", str(bundle), "--port", str(self.port), *args]
+        self.env = {**os.environ, **(env or {})}
+        self.result: Optional[tuple[int, str]] = None
+
+    def __enter__(self) -> ServerProcess:
+        # Output to a file: nobody reads it while the server runs, and a full pipe would block the server.
+        self.output = tempfile.TemporaryFile("w+", encoding="utf-8")
+        self.proc = subprocess.Popen(self.argv, env=self.env, stdout=self.output, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"phonedge serve is not listening:\n{self.stop()[1]}")
+
+    def stop(self) -> tuple[int, str]:
+        """Interrupt the server (once); its exit code and output."""
+        if self.result is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                code = self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                code = self.proc.wait()
+            self.output.seek(0)
+            self.result = (code, self.output.read())
+            self.output.close()
+        return self.result
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 @dataclass(frozen=True)

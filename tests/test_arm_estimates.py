@@ -1,11 +1,12 @@
-"""benchmarks/arm_estimates.py: the peak-rate and latency arithmetic behind the ARM table of docs/platforms.md."""
+"""benchmarks/platforms/arm_estimates.py: the peak-rate and latency arithmetic behind the ARM table of
+docs/platforms.md."""
 
 from __future__ import annotations
 
 import pytest
 
-from benchmarks import arm_estimates as est
-from benchmarks.floor import FLOAT_PARTS, INT8_PARTS, model_macs
+from benchmarks.platforms import arm_estimates as est
+from benchmarks.common.macs import FLOAT_PARTS, INT8_PARTS, model_macs
 
 
 def test_core_rates_follow_pipes_and_instruction_width() -> None:

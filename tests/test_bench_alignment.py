@@ -1,4 +1,5 @@
-"""benchmarks/alignment.py: energy onset, AUC, a small run on the tiny bundle writing its section (no timings)."""
+"""benchmarks/accuracy/alignment.py: energy onset, AUC, a small run on the tiny bundle writing its section
+(no timings)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from benchmarks import alignment as bench
+from benchmarks.accuracy import alignment as bench
 
 RATE = 16000
 

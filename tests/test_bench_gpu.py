@@ -1,4 +1,4 @@
-"""``benchmarks/gpu.py`` end to end in quick mode on the CPU provider, so the GPU run's script never rots.
+"""``benchmarks/platforms/gpu.py`` end to end in quick mode on the CPU provider, so the GPU run's script never rots.
 
 No timing is asserted; the run must complete every step and write its JSON and markdown.
 """
@@ -23,8 +23,8 @@ def test_gpu_benchmark_quick_on_cpu(tmp_path: Path) -> None:
         pytest.importorskip(name)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
-    command = [sys.executable, "-m", "benchmarks.gpu", "--quick", "--provider", "cpu", "--out", str(tmp_path / "out"),
-               "--cache", str(tmp_path / "cache"), "--budget-s", "100000"]
+    command = [sys.executable, "-m", "benchmarks.platforms.gpu", "--quick", "--provider", "cpu",
+               "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "--budget-s", "100000"]
     proc = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     data = json.loads((tmp_path / "out" / "gpu.json").read_text(encoding="utf-8"))

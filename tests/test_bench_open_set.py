@@ -1,10 +1,10 @@
-"""benchmarks/open_set.py's arithmetic: the trade-off and candidate tables from hand-made rows."""
+"""benchmarks/accuracy/open_set.py's arithmetic: the trade-off and candidate tables from hand-made rows."""
 
 from __future__ import annotations
 
 import pytest
 
-from benchmarks.open_set import _auc, candidates, non_speech, section, tradeoff
+from benchmarks.accuracy.open_set import _auc, candidates, non_speech, section, tradeoff
 
 
 def _row(truth, best, score, reason=None, llr=None, frames=10, phonemes=2, greedy=None):  # noqa: ANN001, ANN202

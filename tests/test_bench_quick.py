@@ -93,7 +93,7 @@ def test_quick_scores_every_backend_identically(quick_run: Path) -> None:
     phonedge_fp32 = accuracy["backends"]["phonedge-fp32"]
     assert phonedge_fp32["status"] == "ok"
     assert phonedge_fp32["vs_pytorch_fp32"]["logit_abs_diff_max"] < 1e-3
-    from benchmarks.backends import ct2_incompatibility
+    from benchmarks.common.backends import ct2_incompatibility
 
     config = json.loads((Path(accuracy["model"]) / "config.json").read_text(encoding="utf-8"))
     ct2_cause = ct2_incompatibility(config)  # CTranslate2 hard-codes xlsr-53's layout; the reference model differs
@@ -114,7 +114,7 @@ def test_quick_scores_every_backend_identically(quick_run: Path) -> None:
 
 
 def test_merge_rounds_keeps_the_best_round_per_length() -> None:
-    from benchmarks.speed import merge_rounds
+    from benchmarks.speed.speed import merge_rounds
 
     def run(median_1: float, median_3: float, peak: float) -> dict:
         return {"status": "ok", "rss_peak_mb": peak,

@@ -1,4 +1,5 @@
-"""benchmarks/floor.py: MAC counts against PyTorch's own FLOP counter, and the bound's arithmetic."""
+"""benchmarks/speed/floor.py and common/macs.py: MAC counts against PyTorch's own FLOP counter, and the bound's
+arithmetic."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("onnx")
 
-from benchmarks.floor import FLOAT_PARTS, INT8_PARTS, compute_floor, lower_bound_s, model_macs  # noqa: E402
+from benchmarks.common.macs import FLOAT_PARTS, INT8_PARTS, lower_bound_s, model_macs  # noqa: E402
+from benchmarks.speed.floor import compute_floor  # noqa: E402
 
 
 def _config(**overrides):
@@ -68,7 +70,7 @@ def test_compute_floor_relates_the_reference_to_the_bound() -> None:
 def test_floor_gap_breakdown_accounts_for_a_real_run(reference_bundles) -> None:
     """The int8 reference bundle's fastest profiled run splits into kernel categories plus executor time,
     the int8 MatMuls are found, and nothing inside the encoder Loop is counted twice."""
-    from benchmarks.floor_gap import LOOP, category, kernel_breakdown
+    from benchmarks.speed.floor_gap import LOOP, category, kernel_breakdown
 
     run_s, parts = kernel_breakdown(reference_bundles["int8"], 1.0, 1, 3)
     assert parts[category("DynamicQuantizeMatMul")] > 0 and parts[LOOP] >= 0

@@ -16,7 +16,7 @@ transformers = pytest.importorskip("transformers")
 pytest.importorskip("optimum.exporters.onnx")
 pytest.importorskip("onnx")
 
-from benchmarks.outlier_twin import PLACES, plant_outliers, write_twin  # noqa: E402
+from benchmarks.quantization.outlier_twin import PLACES, plant_outliers, write_twin  # noqa: E402
 from export_fixtures import one_torch_thread  # noqa: E402,F401 (autouse)
 from phonedge_export import export_bundle  # noqa: E402
 from phonedge_export.mixed_precision import Attempt, fewest_float  # noqa: E402

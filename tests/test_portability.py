@@ -1,4 +1,4 @@
-"""Portability suite and its comparison (benchmarks/portability*.py), on the host: no emulation needed."""
+"""Portability suite and its comparison (benchmarks/platforms/portability*.py), on the host: no emulation needed."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks import portability, portability_compare
-from benchmarks.arm64_env import Apt, Arm64Environment, EnvironmentBuildError, pinned_versions
-from benchmarks.portability_suite import ANSWERS, ARRAYS, read_manifest, run_suite
+from benchmarks.platforms import portability, portability_compare
+from benchmarks.platforms.arm64_env import Apt, Arm64Environment, EnvironmentBuildError, pinned_versions
+from benchmarks.platforms.portability_suite import ANSWERS, ARRAYS, read_manifest, run_suite
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 
@@ -139,7 +139,7 @@ def test_pinned_versions_and_apt_closure_parsing(tmp_path: Path, monkeypatch: py
                  "Inst libc6 (2.36-9+deb12u14 Debian:12.15/oldstable [arm64]) []\n"
                  "Inst libcrypt1 (1:4.4.33-2 Debian:12.15/oldstable [arm64])\n"
                  "Inst media-types (10.0.0 Debian:12.15/oldstable [all])\nConf libc6 (2.36)\n")
-    monkeypatch.setattr("benchmarks.arm64_env._run", lambda argv, **kw: simulated)
+    monkeypatch.setattr("benchmarks.platforms.arm64_env._run", lambda argv, **kw: simulated)
     assert Apt(tmp_path).closure(["python3.11"]) == [
         ("gcc-12-base", "12.2.0-14+deb12u1", "arm64"), ("libc6", "2.36-9+deb12u14", "arm64"),
         ("libcrypt1", "1:4.4.33-2", "arm64"), ("media-types", "10.0.0", "all")]

@@ -1,11 +1,12 @@
-"""benchmarks/quant_modes.py: the calibration split it picks and the table it writes (no export, no timing)."""
+"""benchmarks/quantization/quant_modes.py: the calibration split it picks and the table it writes
+(no export, no timing)."""
 
 from __future__ import annotations
 
 
 import pytest
 
-from benchmarks.quant_modes import REFERENCE_DIR, calibration_folder, markdown
+from benchmarks.quantization.quant_modes import REFERENCE_DIR, calibration_folder, markdown
 
 
 def test_calibration_comes_from_the_train_split_of_digits_0_to_3(tmp_path):

@@ -1,10 +1,10 @@
-"""benchmarks/sections.py: the separate benchmarks' RESULTS.md sections survive each other's reruns."""
+"""benchmarks/common/sections.py: the separate benchmarks' RESULTS.md sections survive each other's reruns."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks import sections
+from benchmarks.common import sections
 
 REPORT = "# Results\n\n## Speed\n\nfast\n\n## Notes\n\n- x\n"
 

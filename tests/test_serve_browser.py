@@ -7,7 +7,6 @@ import shutil
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 
@@ -15,47 +14,27 @@ pytest.importorskip("uvicorn")
 webdriver = pytest.importorskip("selenium.webdriver")
 
 import phonedge  # noqa: E402
-from serve_fixtures import ServerProcess, utterances_with_pauses  # noqa: E402
+from browser_fixtures import CHROMEDRIVER, CHROMIUM, DEMO_FILES, NO_CHROMIUM, chromium, demo_audio  # noqa: E402
+from serve_fixtures import ServerProcess  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO_FILES = ["0_jackson_0.wav", "1_theo_1.wav", "2_nicolas_2.wav", "3_yweweler_3.wav"]
 # Set to a path (e.g. docs/serve-page.png) to keep the screenshot; the test always writes one in tmp_path.
 SCREENSHOT_ENV = "PHONEDGE_SCREENSHOT"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                       reason="Chromium or chromedriver is absent (Debian: apt-get install chromium chromium-driver)"),
+    pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason=NO_CHROMIUM),
 ]
-
-
-def chromium(fake_audio: Path) -> object:
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=900,1000",
-                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                 f"--use-file-for-fake-audio-capture={fake_audio}%noloop",
-                 "--autoplay-policy=no-user-gesture-required",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--disable-quic", "--disable-default-apps", "--disable-extensions"):
-        options.add_argument(flag)
-    return webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
 
 
 def test_page_shows_the_finals_of_the_fake_microphone(reference_bundles: dict[str, Path], tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 
-    files = [REPO / "reference" / "audio" / name for name in DEMO_FILES]
+    files = DEMO_FILES
     rec = phonedge.load(reference_bundles["int8"], threads=1)
     expected = [rec.predict(f).label for f in files]
     assert expected == ["0", "1", "2", "3"]
-    audio, spans = utterances_with_pauses(files, rate=48000, pause=1.5, lead=1.0)
-    audio = np.concatenate([audio, np.zeros(48000 * 2, np.float32)])
+    audio = demo_audio(48000)
     fake = tmp_path / "mic.wav"
     sf.write(fake, audio, 48000, subtype="PCM_16")
 

@@ -1,4 +1,4 @@
-"""A small run of benchmarks/serve_load.py end to end (the full run is `make bench-serve`)."""
+"""A small run of benchmarks/serving/serve_load.py end to end (the full run is `make bench-serve`)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_small_load_run(reference_bundles: dict[str, Path], tmp_path: Path) -> None:
     sys.path.insert(0, str(REPO))
-    from benchmarks import serve_load
+    from benchmarks.serving import serve_load
 
     md = tmp_path / "RESULTS.md"
     md.write_text("# results\n\n## Speed\n\nkept\n", encoding="utf-8")

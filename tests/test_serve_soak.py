@@ -1,5 +1,6 @@
 """A short soak: repeated rounds of uploads and streams against one app give the library's answers and hold no
-more Python memory as they go. The 30-minute run against a server process is ``make soak`` (benchmarks/soak.py)."""
+more Python memory as they go. The 30-minute run against a server process is ``make soak``
+(benchmarks/serving/soak.py)."""
 
 from __future__ import annotations
 

@@ -15,32 +15,18 @@ import soundfile as sf
 webdriver = pytest.importorskip("selenium.webdriver")
 
 import phonedge  # noqa: E402
+from browser_fixtures import CHROMEDRIVER, CHROMIUM, DEMO_FILES, NO_CHROMIUM, chromium, demo_audio  # noqa: E402
 from phonedge.ondevice import site_detector, site_server, write_site  # noqa: E402
 from phonedge.vad import vad_available  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO_FILES = ["0_jackson_0.wav", "1_theo_1.wav", "2_nicolas_2.wav", "3_yweweler_3.wav"]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 HAS_ORT_WEB = (REPO / "web" / "node_modules" / "onnxruntime-web").is_dir()
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                       reason="Chromium or chromedriver is absent (Debian: apt-get install chromium chromium-driver)"),
+    pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason=NO_CHROMIUM),
     pytest.mark.skipif(not HAS_ORT_WEB, reason="web/node_modules is missing: run 'make web-deps' (npm ci in web/)"),
 ]
-
-
-def demo_audio(rate: int) -> np.ndarray:
-    """The four demo recordings at RATE with 1.5 s pauses, 1 s before and 2 s after."""
-    import soxr
-
-    parts = [np.zeros(rate, np.float32)]
-    for name in DEMO_FILES:
-        x, r = sf.read(REPO / "reference" / "audio" / name, dtype="float32")
-        parts += [soxr.resample(x, r, rate).astype(np.float32), np.zeros(int(1.5 * rate), np.float32)]
-    return np.concatenate([*parts, np.zeros(2 * rate, np.float32)])
 
 
 def python_finals(bundle: Path, audio_48k: np.ndarray) -> list[tuple[str, str]]:
@@ -55,22 +41,6 @@ def python_finals(bundle: Path, audio_48k: np.ndarray) -> list[tuple[str, str]]:
         events += stream.accept(x[start : start + 1600])
     events += stream.finish()
     return [(e.text, e.label or "") for e in events if e.kind == "final" and (e.text or e.label)]
-
-
-def chromium(fake_audio: Path) -> object:
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=900,900",
-                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                 f"--use-file-for-fake-audio-capture={fake_audio}%noloop",
-                 "--autoplay-policy=no-user-gesture-required", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
 
 
 def test_chromium_predicts_pythons_answers(reference_bundles: dict[str, Path], tmp_path: Path) -> None:
@@ -95,7 +65,7 @@ def test_chromium_predicts_pythons_answers(reference_bundles: dict[str, Path], t
     (site / "cases.json").write_text(json.dumps(cases), encoding="utf-8")
     server = site_server(site)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    browser = chromium(REPO / "reference" / "audio" / DEMO_FILES[0])
+    browser = chromium(DEMO_FILES[0], window="900,900")
     try:
         browser.get(f"http://127.0.0.1:{server.server_address[1]}/check.html")
         deadline, text = time.monotonic() + 300, "running"
@@ -134,7 +104,7 @@ def test_page_gives_the_python_streams_finals(reference_bundles: dict[str, Path]
 
     server = site_server(site)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    browser = chromium(fake)
+    browser = chromium(fake, window="900,900")
     try:
         browser.get(f"http://127.0.0.1:{server.server_address[1]}/?autostart=1")
         deadline = time.monotonic() + len(audio) / 48000 + 60

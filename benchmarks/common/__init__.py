@@ -1,0 +1,1 @@
+"""Shared by every family: paths, machine description, inputs and timing, backends, workers, RESULTS.md sections."""

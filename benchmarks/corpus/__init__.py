@@ -1,0 +1,1 @@
+"""Corpus scale: throughput of `phonedge batch` over a folder, local workers and Ray."""
