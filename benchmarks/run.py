@@ -94,14 +94,14 @@ def speed_checkpoint(quick: bool, cache: Path, processor_from: Path) -> Path:
 def accuracy_workload(args: argparse.Namespace, fallback_model: Path) -> dict[str, Any]:
     """The model card's figures for every CPU backend on the eval set (8 items in quick mode)."""
     from benchmarks.accuracy.accuracy import run_accuracy
-    from phonedge.evaluate import read_eval_manifest
+    from phonedge.evaluate import read_eval_list
 
     model, note = args.reference_model, None
     if not _trained(model):
         if not args.quick:
             return {"status": f"skipped: {model} holds no trained model (config.json + safetensors)"}
         model, note = fallback_model, f"{args.reference_model} is not trained: the tiny random model stands in"
-    items = read_eval_manifest(REFERENCE_DIR / "eval.tsv")
+    items = read_eval_list(REFERENCE_DIR / "eval.tsv")
     if args.quick:
         step = max(1, len(items) // QUICK_EVAL_ITEMS)
         items = items[::step][:QUICK_EVAL_ITEMS]

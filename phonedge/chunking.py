@@ -43,7 +43,7 @@ class Chunk:
 class ChunkPlan:
     """Chunk length and left/right context, in seconds (default: 10 s chunks, 2 s each side).
 
-    The default comes from benchmarks/long_audio_accuracy.py (86 s FSDD sequence, reference
+    The default comes from benchmarks/long_audio/long_audio_accuracy.py (86 s FSDD sequence, reference
     model, windows 4-20 s with strides a fifth of the window): 10 s windows tie the transformers
     pipeline at the same window and beat its usual 20 s / 4 s (phoneme error 0.133 vs 0.197),
     and inputs up to 10 s still run in one pass. 5 s windows scored best on that digit model

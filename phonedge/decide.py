@@ -4,7 +4,7 @@ The decision is open-set: it may answer "none of these", with a reason (``REASON
 (``label_score``) is a log-likelihood ratio in nats: the CTC log-likelihood of the decided class's
 transcript minus that of the model's own best frame-by-frame path. Near 0 the class explains the
 audio as well as anything the model hears; far below 0 the model hears something else. Of the
-scores measured (benchmarks/open_set.py: per utterance, per frame, per phoneme, against the greedy
+scores measured (benchmarks/accuracy/open_set.py: per utterance, per frame, per phoneme, against the greedy
 transcript) this one separated the FSDD digits 0-3 from 4-9 best. The class probabilities stay a
 softmax over the classes: they are conditional on the audio being one of them.
 """
@@ -32,7 +32,7 @@ CLASSIFY_METHODS: tuple[str, ...] = get_args(Classify)
 Reason = Literal["no_speech", "out_of_set", "too_short"]
 REASONS: tuple[str, ...] = get_args(Reason)
 
-# The threshold of a bundle exported without reject calibration (benchmarks/open_set.py, reference model:
+# The threshold of a bundle exported without reject calibration (benchmarks/accuracy/open_set.py, reference model:
 # in-set FSDD train clips score a median of +0.4 nats, the 1%-rejection point is -1.0; other digits score
 # a median of -25). Calibrate your own with ``phonedge export --reject-calibration``.
 DEFAULT_REJECT_THRESHOLD = -2.0

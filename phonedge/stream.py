@@ -46,7 +46,7 @@ DETECTORS = ("auto", "silero", "energy")
 
 @dataclass(frozen=True)
 class StreamOptions:
-    """Settings of a live stream, in seconds unless said (defaults chosen by benchmarks/live_vs_vad.py).
+    """Settings of a live stream, in seconds unless said (defaults chosen by benchmarks/live_audio/live_vs_vad.py).
 
     Attributes:
         left_s, hop_s, right_s: the partials' windows: left context, the frames each window

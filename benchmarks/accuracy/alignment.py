@@ -87,7 +87,7 @@ def measure(bundle: Path, files: list[Path], threads: int, below: float) -> dict
     align_s, times_s, predict_s = [], [], []
     for path in files:
         digit = TEST_FILE.fullmatch(path.name).group(1)  # type: ignore[union-attr]
-        samples = rec.read_audio(path)
+        samples = rec.prepare_audio(path)
         logits = rec.logits(samples)
         results = {c.label: align_logits(rec, logits, len(samples), resolve(rec, None, c.label)) for c in classes}
         right = results[digit]
@@ -143,7 +143,7 @@ def cost_10s(bundle: Path, files: list[Path], threads: int, runs: int) -> dict[s
     for path in files:
         if sum(len(p) for p in pieces) >= 10 * rec.sample_rate:
             break
-        pieces.append(rec.read_audio(path))
+        pieces.append(rec.prepare_audio(path))
         words.append(names[TEST_FILE.fullmatch(path.name).group(1)])  # type: ignore[union-attr]
     samples = np.concatenate(pieces)[: 10 * rec.sample_rate]
     transcript = " ".join(words)

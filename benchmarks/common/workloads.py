@@ -50,9 +50,9 @@ def length_key(seconds: float) -> str:
 
 def load_16k(path: Path) -> NDArray[np.float32]:
     """One file as mono float32 at 16 kHz, decoded and resampled exactly as phonedge does (soxr VHQ)."""
-    from phonedge.audio import load_audio
+    from phonedge.audio import prepare_audio
 
-    return load_audio(str(path), None, SAMPLE_RATE, RECEPTIVE_FIELD)
+    return prepare_audio(str(path), None, SAMPLE_RATE, RECEPTIVE_FIELD)
 
 
 def speech_signal(seconds: float, recordings: Sequence[Path]) -> NDArray[np.float32]:

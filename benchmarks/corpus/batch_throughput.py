@@ -38,14 +38,14 @@ def make_clips(src: list[Path], n: int, seconds: float, folder: Path) -> list[Pa
     import numpy as np
     import soundfile as sf
 
-    from phonedge.audio import load_audio
+    from phonedge.audio import prepare_audio
 
     folder.mkdir(parents=True, exist_ok=True)
     need = int(seconds * 16000)
     out, buf, i = [], np.zeros(0, dtype=np.float32), 0
     while len(out) < n:
         while len(buf) < need:
-            buf = np.concatenate([buf, load_audio(src[i % len(src)], None, 16000, 400)])
+            buf = np.concatenate([buf, prepare_audio(src[i % len(src)], None, 16000, 400)])
             i += 1
         path = folder / f"clip{len(out):05d}.wav"
         sf.write(path, buf[:need], 16000, subtype="PCM_16")

@@ -105,13 +105,13 @@ class CostedRecognizer:
 
 def build_audio(seed: int = 0) -> tuple[np.ndarray, list[tuple[int, int, str]], list[str]]:
     """The 120 test utterances with 0.6-1.5 s pauses: audio, spans (with labels), dictionary transcripts."""
-    from phonedge.audio import load_audio
+    from phonedge.audio import prepare_audio
 
     rows = fsdd_rows()
     rng = np.random.default_rng(seed)
     parts, spans, at = [np.zeros(RATE, np.float32)], [], RATE
     for path, _, label in rows:
-        x = load_audio(REPO / "reference" / path, None, RATE, 400)
+        x = prepare_audio(REPO / "reference" / path, None, RATE, 400)
         pause = np.zeros(int(rng.uniform(0.6, 1.5) * RATE), np.float32)
         parts += [x, pause]
         spans.append((at, at + len(x), label))

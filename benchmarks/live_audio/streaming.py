@@ -51,16 +51,16 @@ def log(message: str) -> None:
 
 
 def fsdd_rows() -> list[list[str]]:
-    """The eval manifest rows: path, transcript, label."""
+    """The eval list rows: path, transcript, label."""
     return [line.split("\t") for line in (REPO / "reference" / "eval.tsv").read_text().splitlines()[1:]]
 
 
 def build_stream(seconds: Optional[float], seed: int = 0) -> tuple[np.ndarray, list[tuple[int, int, str]]]:
     """Utterances with 0.5-1.5 s pauses (all 120 once, or cycled up to SECONDS); sample spans and labels."""
-    from phonedge.audio import load_audio
+    from phonedge.audio import prepare_audio
 
     rows = fsdd_rows()
-    clips = [(load_audio(REPO / "reference" / r[0], None, RATE, 400), r[2]) for r in rows]
+    clips = [(prepare_audio(REPO / "reference" / r[0], None, RATE, 400), r[2]) for r in rows]
     rng = np.random.default_rng(seed)
     parts, spans, at = [np.zeros(RATE, np.float32)], [], RATE
     i = 0

@@ -30,11 +30,11 @@ GAP_S = 0.3
 
 def fsdd_sequence() -> tuple[np.ndarray, str]:
     """The 120 eval utterances in manifest order with 0.3 s gaps, and the concatenated reference transcript."""
-    from phonedge.audio import load_audio
+    from phonedge.audio import prepare_audio
 
     rows = [line.split("\t") for line in (REPO / "reference" / "eval.tsv").read_text().splitlines()[1:]]
     gap = np.zeros(int(GAP_S * RATE), np.float32)
-    audio = np.concatenate([np.concatenate([load_audio(REPO / "reference" / r[0], None, RATE, 400), gap])
+    audio = np.concatenate([np.concatenate([prepare_audio(REPO / "reference" / r[0], None, RATE, 400), gap])
                             for r in rows])
     return audio, " ".join(r[1] for r in rows)
 

@@ -25,7 +25,7 @@ from benchmarks.common.paths import BUNDLE, REPO
 WHOLE = """
 import sys, json, phonedge
 rec = phonedge.load(sys.argv[1])
-x = rec.read_audio(sys.argv[2])
+x = rec.prepare_audio(sys.argv[2])
 p = rec.decoding.prediction(rec.logits(x), x, rec.decoding.decider())
 print(json.dumps(p.to_dict(timestamps=False)))
 """

@@ -324,10 +324,10 @@ def placement(bundle: Path, provider: str, results: Results, name: str, seconds:
 def reference_eval(provider: str, work: Path, cfg: dict[str, Any], results: Results) -> None:
     """Transcripts and accuracy of the reference model's bundles on PROVIDER vs float32 on the CPU."""
     import phonedge
-    from phonedge.evaluate import read_eval_manifest
+    from phonedge.evaluate import read_eval_list
     from phonedge_export import export_bundle
 
-    items = read_eval_manifest(REFERENCE / "eval.tsv")
+    items = read_eval_list(REFERENCE / "eval.tsv")
     if cfg["eval"]:
         items = items[: cfg["eval"]]
     # Generated signals for the export's own parity gate (quicker); the eval below is the real check.

@@ -147,7 +147,7 @@ def write_formats(folder: Path, items: list[tuple[str, Path, str]]) -> Path:
 
 
 def read_items(manifest: Path) -> list[tuple[str, Path, str]]:
-    """(name as written, resolved path, true label) of each row of the eval manifest."""
+    """(name as written, resolved path, true label) of each row of the eval list."""
     lines = manifest.read_text(encoding="utf-8").splitlines()
     head = lines[0].split("\t")
     rows = [line.split("\t") for line in lines[1:] if line.strip()]
@@ -167,7 +167,7 @@ def parse_cpu(spec: str, modes: Sequence[str]) -> tuple[str, list[str]]:
 
 
 def subset_manifest(folder: Path, every: int) -> Path:
-    """The eval manifest itself, or (EVERY > 1) every EVERY-th row of it with absolute paths, in FOLDER."""
+    """The eval list itself, or (EVERY > 1) every EVERY-th row of it with absolute paths, in FOLDER."""
     if every <= 1:
         return MANIFEST
     lines = MANIFEST.read_text(encoding="utf-8").splitlines()
@@ -182,7 +182,7 @@ def subset_manifest(folder: Path, every: int) -> Path:
 
 
 def _suite_args(out: Path, manifest: Path, bundles: dict[str, Path], formats: Path) -> list[str]:
-    return ["-m", "benchmarks.platforms.portability_suite", "--out", str(out), "--manifest", str(manifest),
+    return ["-m", "benchmarks.platforms.portability_suite", "--out", str(out), "--eval-list", str(manifest),
             *[f"--bundle={mode}={path}" for mode, path in bundles.items()], "--cli-bundle", CLI_MODE,
             "--formats", str(formats)]
 

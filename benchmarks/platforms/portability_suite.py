@@ -6,7 +6,7 @@ It records, per bundle mode, each eval recording's transcript, label and logits;
 and exit codes (one good run, one run with a missing file, one with a missing bundle); and the answers
 and decoded samples for each prepared audio file (WAV PCM16/24/float, FLAC, OGG Vorbis, ...).
 
-Usage: python -m benchmarks.platforms.portability_suite --out DIR --manifest reference/eval.tsv
+Usage: python -m benchmarks.platforms.portability_suite --out DIR --eval-list reference/eval.tsv
            --bundle int8=DIR [--bundle MODE=DIR ...] [--cli-bundle int8] [--formats DIR]
 """
 
@@ -53,7 +53,7 @@ def environment() -> dict[str, Any]:
 
 
 def read_manifest(path: Path) -> list[tuple[str, Path]]:
-    """(name as written, resolved path) of each row of an eval manifest (TSV with a ``path`` column)."""
+    """(name as written, resolved path) of each row of an eval list (TSV with a ``path`` column)."""
     lines = path.read_text(encoding="utf-8").splitlines()
     column = lines[0].split("\t").index("path")
     rows = [line.split("\t")[column] for line in lines[1:] if line.strip()]
@@ -114,7 +114,7 @@ def run_cli(bundle: Path, manifest: Path, items: list[tuple[str, Path]], work: P
                                                                         "label": record.get("label")}
     missing_file = _invoke(["predict", "--model", str(bundle), str(items[0][1]), str(missing_dir / "absent.wav")])
     missing_bundle = _invoke(["predict", "--model", str(missing_dir / "no-bundle"), str(items[0][1])])
-    scored = _invoke(["eval", str(bundle), "--manifest", str(manifest), "--format", "json", "--threads", "1"])
+    scored = _invoke(["eval", str(bundle), "--eval-list", str(manifest), "--format", "json", "--threads", "1"])
     return {
         "predict": {"exit_code": good["exit_code"], "exception": good["exception"], "records": records},
         "missing_file": {key: missing_file[key] for key in ("exit_code", "stderr", "exception")}
@@ -164,7 +164,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     """Parse the arguments and run the suite."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--manifest", type=Path, required=True)
+    parser.add_argument("--eval-list", dest="manifest", type=Path, required=True)
     parser.add_argument("--bundle", action="append", default=[], metavar="MODE=DIR", required=True)
     parser.add_argument("--cli-bundle", help="mode whose bundle the CLI and audio-format checks use")
     parser.add_argument("--formats", type=Path, help="folder of audio files in various formats")

@@ -32,11 +32,11 @@ WARMUP = 5
 
 def audio(seconds: float, rate: int = 16000) -> np.ndarray:
     """The committed FSDD test utterances joined (resampled by phonedge) to SECONDS."""
-    from phonedge.audio import load_audio
+    from phonedge.audio import prepare_audio
 
     parts, total = [], 0
     for path in sorted((REPO / "reference" / "audio").glob("*.wav")):
-        x = load_audio(path, None, rate, 400)
+        x = prepare_audio(path, None, rate, 400)
         parts.append(x)
         total += len(x)
         if total >= seconds * rate:

@@ -203,9 +203,9 @@ def measure_accuracy(args: argparse.Namespace, model: Path, bundles: dict[str, P
     """FSDD test-split accuracy of PyTorch fp32 and every bundle, and each bundle's identical-transcript share."""
     from benchmarks.accuracy.accuracy import run_accuracy
     from benchmarks.common.backends import ModelSet
-    from phonedge.evaluate import read_eval_manifest
+    from phonedge.evaluate import read_eval_list
 
-    items = read_eval_manifest(REFERENCE_DIR / "eval.tsv")
+    items = read_eval_list(REFERENCE_DIR / "eval.tsv")
     names = ["pytorch-fp32"] + [f"phonedge-{m}" for m in bundles]
     accuracy = run_accuracy(ModelSet(hf_dir=model, bundles=bundles), names, args.threads, items,
                             REFERENCE_DIR / "labels.tsv")
