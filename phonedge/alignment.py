@@ -173,7 +173,8 @@ def align(
     """
     chosen = resolve(recognizer, transcript, label, labels)
     samples = recognizer.prepare_audio(audio, sample_rate)
-    return align_logits(recognizer, recognizer.logits(samples), len(samples), chosen, star=star, scores=scores)
+    return align_logits(recognizer.decoding, recognizer.logits(samples), len(samples), chosen, star=star,
+                        scores=scores)
 
 
 def resolve(
@@ -201,19 +202,6 @@ def resolve(
 
 
 def align_logits(
-    recognizer: AligningModel,
-    logits: NDArray[np.floating],
-    n_samples: int,
-    chosen: ClassLabel,
-    *,
-    star: bool = False,
-    scores: bool = True,
-) -> Alignment:
-    """The Alignment of CHOSEN's transcript (from :func:`resolve`) to one utterance's logits."""
-    return align_decoded(recognizer.decoding, logits, n_samples, chosen, star=star, scores=scores)
-
-
-def align_decoded(
     decoding: Decoding,
     logits: NDArray[np.floating],
     n_samples: int,
@@ -222,7 +210,7 @@ def align_decoded(
     star: bool = False,
     scores: bool = True,
 ) -> Alignment:
-    """:func:`align_logits` given a bundle's decoding layer alone (what the stream holds)."""
+    """The Alignment of CHOSEN's transcript (from :func:`resolve`) to one utterance's logits, by DECODING's rules."""
     spec = decoding.manifest.tokenizer
     tokens = decoding.ctc.tokens
     result = align_log_probs(

@@ -46,6 +46,9 @@ BLOCK_FRAMES = 1 << 16
 # 110 MiB of float32); longer ones in blocks, where the one-shot read would cost gigabytes.
 MP3_WHOLE_S = 300.0
 
+# Room for frames beyond the header's length (resampler rounding); more than that grows the array.
+EXTRA_FRAMES = 16
+
 
 class WindowedModel(Protocol):
     """What reading a file in blocks needs of a recogniser: its window plan, its decoding layer, window logits."""
@@ -159,13 +162,15 @@ def file_logits(
     judged = 0  # the first sample of the evidence block not yet gathered
     held = np.zeros(0, np.float32)  # samples from `base` on
     base = total = 0
-    pieces: list[NDArray[np.float32]] = []
+    found = header(path)
+    expected = grid.frames_for(-(-found[0] * grid.sample_rate // found[1])) if found and found[1] > 0 else 0
+    rows = FrameRows(expected + EXTRA_FRAMES)
 
     def run(final: bool) -> None:
         nonlocal evidence, judged
         for chunk in cursor.advance(total, final):
             window = held[chunk.start - base : chunk.stop - base]
-            pieces.append(model.window_logits(window)[chunk.keep_from : chunk.keep_to])
+            rows.add(model.window_logits(window)[chunk.keep_from : chunk.keep_to])
         while evidence is not None and (judged + per_block <= total if not final else judged < total):
             block = held[judged - base : judged - base + per_block]
             if grid.frames_for(len(block)) == 0:
@@ -183,4 +188,38 @@ def file_logits(
         held, base = held[keep - base :], keep
     check_length(total, str(path), grid.sample_rate, grid.receptive_field)
     run(final=True)
-    return np.concatenate(pieces, axis=0), total, evidence
+    return rows.array(), total, evidence
+
+
+class FrameRows:
+    """Per-frame rows gathered into one array sized from the header's length (grown if it understated it).
+
+    One allocation instead of a window-sized piece per window and a concatenation at the end: the
+    end needs no second copy, and no small long-lived pieces sit between the windows' short-lived
+    buffers, which kept the allocator's heap from being reused (RSS grew with the file's length).
+    """
+
+    def __init__(self, expected: int) -> None:
+        """Room for EXPECTED rows, allocated with the first ones."""
+        self.expected = expected
+        self.buffer: Optional[NDArray[np.float32]] = None
+        self.count = 0
+
+    def add(self, rows: NDArray[np.float32]) -> None:
+        """Append ROWS (n, width)."""
+        need = self.count + len(rows)
+        if self.buffer is None:
+            self.buffer = np.empty((max(self.expected, need), rows.shape[1]), rows.dtype)
+        elif need > len(self.buffer):
+            grown = np.empty((max(need, 2 * len(self.buffer)), rows.shape[1]), rows.dtype)
+            grown[: self.count] = self.buffer[: self.count]
+            self.buffer = grown
+        self.buffer[self.count : need] = rows
+        self.count = need
+
+    def array(self) -> NDArray[np.float32]:
+        """The rows so far, (count, width); a copy only when the header overstated the length by half or more."""
+        assert self.buffer is not None, "no window was run"
+        if 2 * self.count <= len(self.buffer):
+            return self.buffer[: self.count].copy()
+        return self.buffer[: self.count]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import shutil
+from importlib import resources
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Optional
@@ -47,8 +48,10 @@ def write_site(bundle: Path, out: Path, *, web_dir: Optional[Path] = None, overw
             raise PhonedgeError(f"{out} exists and is not empty; choose another folder or pass --overwrite")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("index.html", "app.js", "worklet.js"):
+    for name in ("index.html", "app.js"):
         shutil.copyfile(web / "site" / name, out / name)
+    # The microphone tap is the server's live page's own (one file for both pages).
+    (out / "worklet.js").write_bytes((resources.files("phonedge.serve") / "static" / "worklet.js").read_bytes())
     shutil.copytree(web / "src", out / "phonedge")
     (out / "ort").mkdir()
     for name in ORT_FILES:

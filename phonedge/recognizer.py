@@ -217,7 +217,7 @@ class Recognizer:
         if prediction.label is not None:
             chosen = resolve(self, None, prediction.label, decider.labels)
             n_samples = round(prediction.duration * self.sample_rate)
-            alignment = align_logits(self, prediction.logits, n_samples, chosen)
+            alignment = align_logits(self._decoding, prediction.logits, n_samples, chosen)
         return replace(prediction, alignment=alignment, logits=prediction.logits if return_logits else None)
 
     def predict_each(

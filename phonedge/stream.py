@@ -29,7 +29,7 @@ from typing import Any, Literal, Optional, Union
 import numpy as np
 from numpy.typing import NDArray
 
-from .alignment import align_decoded
+from .alignment import align_logits
 from .audio import RESAMPLE_QUALITY, as_mono_float32, check_sample_rate
 from .decide import Classify, check_classify
 from .decoding import LogitsEngine, path_confidence
@@ -386,7 +386,7 @@ class Stream:
         alignment = None
         if self.options.align and pred.label is not None and logits is not None:
             chosen = next(c for c in self._decider.labels if c.label == pred.label)
-            alignment = align_decoded(self._decoding, logits, len(samples), chosen).shifted(offset, start_frame)
+            alignment = align_logits(self._decoding, logits, len(samples), chosen).shifted(offset, start_frame)
         return StreamEvent(
             kind="final", text=pred.text, tokens=tokens, stable=list(tokens), tentative=[], start=offset,
             end=stop / self._rate, emitted_at=emitted_at, confidence=pred.confidence, label=pred.label,

@@ -208,3 +208,16 @@ def test_long_output_prediction_holds_no_copy_of_the_log_probabilities(layer_bun
     # about 0.7x with this 11-token vocabulary (0.3x with the reference's 24). The decision's float64 copies
     # before issue #23's fix made it 5.8x.
     assert peak < 2.0 * logits.nbytes, f"peak {peak / logits.nbytes:.2f}x the logits"
+
+
+@pytest.mark.parametrize("expected", [0, 1, 37, 100, 250])
+def test_frame_rows_gather_any_pieces_into_one_array(expected: int) -> None:
+    """Whatever the header announced (too few, exact, too many rows), the rows come back as one concatenation."""
+    rng = np.random.default_rng(expected)
+    pieces = [rng.normal(size=(int(n), 5)).astype(np.float32) for n in rng.integers(0, 20, size=10)]
+    rows = longform.FrameRows(expected)
+    for piece in pieces:
+        rows.add(piece)
+    out = rows.array()
+    assert out.dtype == np.float32 and np.array_equal(out, np.concatenate(pieces))
+    assert out.base is None or len(out.base) < 2 * len(out)  # no more than twice the rows held

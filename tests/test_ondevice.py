@@ -19,7 +19,7 @@ needs_silero = pytest.mark.skipif(not vad_available(),
 def web_dir(tmp_path: Path) -> Path:
     """A stand-in for phonedge's web/ folder with the files write_site copies."""
     web = tmp_path / "web"
-    for name in ("src/index.js", "site/index.html", "site/app.js", "site/worklet.js",
+    for name in ("src/index.js", "site/index.html", "site/app.js",
                  *(f"node_modules/onnxruntime-web/dist/{n}" for n in ondevice.ORT_FILES)):
         (web / name).parent.mkdir(parents=True, exist_ok=True)
         (web / name).write_text("//\n")

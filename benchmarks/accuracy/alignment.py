@@ -89,7 +89,8 @@ def measure(bundle: Path, files: list[Path], threads: int, below: float) -> dict
         digit = TEST_FILE.fullmatch(path.name).group(1)  # type: ignore[union-attr]
         samples = rec.prepare_audio(path)
         logits = rec.logits(samples)
-        results = {c.label: align_logits(rec, logits, len(samples), resolve(rec, None, c.label)) for c in classes}
+        results = {c.label: align_logits(rec.decoding, logits, len(samples), resolve(rec, None, c.label))
+                   for c in classes}
         right = results[digit]
         for b in onsets:
             onsets[b].append(1000 * (right.start - energy_onset(samples, rec.sample_rate, float(b))))
@@ -105,11 +106,11 @@ def measure(bundle: Path, files: list[Path], threads: int, below: float) -> dict
             for other in units:
                 if other != unit:
                     asked = " ".join(canonical[:i] + [other] + canonical[i + 1 :])
-                    changed = align_logits(rec, logits, len(samples), resolve(rec, asked, None))
+                    changed = align_logits(rec.decoding, logits, len(samples), resolve(rec, asked, None))
                     swapped.append(changed.units[i].score)
         chosen = resolve(rec, None, digit)
-        align_s.append(best_of(partial(align_logits, rec, logits, len(samples), chosen), 3)[0])
-        times_s.append(best_of(partial(align_logits, rec, logits, len(samples), chosen, scores=False), 3)[0])
+        align_s.append(best_of(partial(align_logits, rec.decoding, logits, len(samples), chosen), 3)[0])
+        times_s.append(best_of(partial(align_logits, rec.decoding, logits, len(samples), chosen, scores=False), 3)[0])
         predict_s.append(best_of(partial(rec.predict, samples, rec.sample_rate), 3)[0])
     n = len(files)
     return {
@@ -149,8 +150,8 @@ def cost_10s(bundle: Path, files: list[Path], threads: int, runs: int) -> dict[s
     transcript = " ".join(words)
     chosen = resolve(rec, transcript, None)
     logits = rec.logits(samples)
-    align_best, align_median = best_of(lambda: align_logits(rec, logits, len(samples), chosen), runs)
-    times_best, _ = best_of(lambda: align_logits(rec, logits, len(samples), chosen, scores=False), runs)
+    align_best, align_median = best_of(lambda: align_logits(rec.decoding, logits, len(samples), chosen), runs)
+    times_best, _ = best_of(lambda: align_logits(rec.decoding, logits, len(samples), chosen, scores=False), runs)
     predict_best, predict_median = best_of(lambda: rec.predict(samples, rec.sample_rate), runs)
     return {"bundle": str(bundle), "seconds": len(samples) / rec.sample_rate, "frames": int(len(logits)),
             "units": len(transcript.split()), "align_ms": {"min": 1000 * align_best, "median": 1000 * align_median},

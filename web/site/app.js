@@ -42,7 +42,7 @@ async function start() {
     audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 1 },
   });
   const source = ctx.createMediaStreamSource(media);
-  const tap = new AudioWorkletNode(ctx, 'phonedge-tap');
+  const tap = new AudioWorkletNode(ctx, 'phonedge-tap', { processorOptions: { blockSeconds: 0.1 } });
   let queue = Promise.resolve();
   let blocks = 0;
   tap.port.onmessage = ({ data }) => {

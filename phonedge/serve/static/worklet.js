@@ -1,8 +1,10 @@
-// phonedge microphone tap: copies the input's first channel and posts it to the page in ~50 ms blocks.
+// phonedge microphone tap: copies the input's first channel and posts it to the page in blocks of
+// processorOptions.blockSeconds (default 0.05 s). The server's live page and the on-device page share it.
 class PhonedgeTap extends AudioWorkletProcessor {
-  constructor() {
+  constructor(options) {
     super();
-    this.block = new Float32Array(Math.round(sampleRate / 20));
+    const seconds = (options && options.processorOptions && options.processorOptions.blockSeconds) || 0.05;
+    this.block = new Float32Array(Math.round(sampleRate * seconds));
     this.filled = 0;
   }
 
