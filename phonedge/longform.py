@@ -5,8 +5,9 @@ decodes every format it knows that way), each block is down-mixed and fed to a s
 resampler, and the resampled samples go to the same :class:`~phonedge.chunking.WindowCursor` that
 :meth:`Recognizer.logits` uses, so only one window plus one block of samples is held. What still
 grows with the length is per-frame output: the logits (4.6 KiB a second for a 23-token vocabulary,
-99 MiB for 6 hours) and, while the Prediction is built, the log-probabilities and the class
-decision's float64 copies of them (about 3x the logits more at the peak; benchmarks/long_file.py).
+99 MiB for 6 hours), gathered into one array sized from the header (:class:`FrameRows`), and while
+the Prediction is built, their log-probabilities: about 2x the logits at the peak, since the class
+decision reads them as they are (benchmarks/long_audio/long_file.py).
 
 The result is bit-identical to decoding the whole file first: libsndfile's blocks concatenate to
 its one-shot read, the channel mean is taken per frame, soxr's stream equals its one-shot

@@ -62,3 +62,22 @@ def labelled_digits(layer_bundle: Path, tmp_path: Path) -> tuple[Path, Path]:
 def test_long_times_only_finds_the_planted_spikes() -> None:
     result = bench.long_times_only(0.2)
     assert result["frames"] == 600 and result["units"] == 60 and result["starts_on_spikes"] > 0.9
+
+
+def test_words_in_the_sequence_are_measured_one_per_utterance(reference_bundles: dict, tmp_path: Path) -> None:
+    """--words aligns the 86 s sequence in one pass: one onset per utterance, merged into the saved run's section."""
+    from benchmarks.common.workloads import fsdd_sequence
+
+    audio, words = fsdd_sequence(bench.REPO)
+    assert len(words) == 120 and words[0][0] == 0
+    assert all(b[0] - a[0] == len(a[1]) + int(0.3 * RATE) for a, b in zip(words, words[1:]))
+    out, md = tmp_path / "alignment.json", tmp_path / "RESULTS.md"
+    saved = json.loads((bench.REPO / "benchmarks" / "results" / "alignment.json").read_text())
+    saved.pop("words", None)
+    out.write_text(json.dumps(saved))
+    md.write_text("<!-- section:alignment -->\n<!-- /section:alignment -->\n")
+    assert bench.main(["--words", "--bundle", str(reference_bundles["int8"]), "--threads", "1", "--out", str(out),
+                       "--results-md", str(md)]) == 0
+    w = json.loads(out.read_text())["words"]
+    assert (w["words"], w["phonemes"]) == (120, 360) and w["onset_inside_own_utterance"] > 100
+    assert w["median_abs_ms"] <= w["p90_abs_ms"] and "FSDD sequence aligned" in md.read_text()

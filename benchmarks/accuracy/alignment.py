@@ -14,6 +14,7 @@ On the 120 FSDD test recordings of digits 0-3 (index 0-4) and the reference bund
   xlsr-53-size int8 bundle (``--cost-bundle``; its weights do not change the alignment's cost).
 
     python -m benchmarks.accuracy.alignment [--bundle B] [--cost-bundle B] [--threads 2] [--results-md FILE]
+    python -m benchmarks.accuracy.alignment --words   # word onsets in the 86 s FSDD sequence, aligned in one pass
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import numpy as np
 
 from benchmarks.common.environment import cpu_line, load_average
 from benchmarks.common.paths import FSDD, REPO
-from benchmarks.common.workloads import time_calls
+from benchmarks.common.workloads import fsdd_sequence, time_calls
 
 MAIN = REPO.parent / "main"  # the lead's checkout, where `make demo` and the xlsr-53 benchmark build bundles
 BUNDLE = next((p for p in (REPO / "bundles" / "reference-int8", MAIN / "bundles" / "reference-int8") if p.is_dir()),
@@ -133,6 +134,34 @@ def measure(bundle: Path, files: list[Path], threads: int, below: float) -> dict
     }
 
 
+def words_in_sequence(bundle: Path, threads: int, below: float) -> dict[str, Any]:
+    """Word onsets when the whole ~86 s FSDD sequence is aligned to its whole transcript at once.
+
+    Each word's aligned onset (its first phoneme's start) against its utterance's energy onset in the
+    sequence; the same utterances aligned one by one give the per-utterance rows, so the difference is
+    what aligning a long input in one pass (over the runtime's windows) costs, drift included.
+    """
+    import phonedge
+
+    rec = phonedge.load(bundle, threads=threads)
+    audio, words = fsdd_sequence(REPO)
+    transcript = " ".join(text for _, _, text in words)
+    start = time.perf_counter()
+    aligned = rec.align(audio, rec.sample_rate, transcript=transcript, scores=False)
+    seconds = time.perf_counter() - start
+    firsts = np.cumsum([0] + [len(text.split()) for _, _, text in words[:-1]])
+    errors = np.array([1000 * (aligned.units[i].start - (at + energy_onset(x, rec.sample_rate, below) * rec.sample_rate)
+                                / rec.sample_rate) for i, (at, x, _) in zip(firsts, words)])
+    thirds = np.array_split(errors, 3)
+    inside = sum(at / rec.sample_rate <= aligned.units[i].start < (at + len(x)) / rec.sample_rate
+                 for i, (at, x, _) in zip(firsts, words))
+    return {"seconds_audio": len(audio) / rec.sample_rate, "words": len(words), "phonemes": len(aligned.units),
+            "median_abs_ms": float(np.median(np.abs(errors))), "p90_abs_ms": float(np.percentile(np.abs(errors), 90)),
+            "mean_signed_ms": float(errors.mean()),
+            "median_signed_ms_by_third": [float(np.median(t)) for t in thirds],
+            "onset_inside_own_utterance": int(inside), "align_s": seconds}
+
+
 def cost_10s(bundle: Path, files: list[Path], threads: int, runs: int) -> dict[str, Any]:
     """Align vs predict on 10 s of FSDD speech (recordings end to end) with its whole transcript."""
     import phonedge
@@ -224,6 +253,17 @@ def section(results: dict[str, Any]) -> str:
         f"| the same, times only (`scores=False`) | {100 * ref['cost']['times_only_ratio_median']:.1f}% "
         f"({ref['cost']['times_only_ms_median']:.1f} ms) | |",
     ]
+    if results.get("words"):
+        w = results["words"]
+        lines.append(
+            f"| Word onsets, the {w['seconds_audio']:.0f} s FSDD sequence aligned to its {w['phonemes']}-phoneme "
+            f"transcript in one pass (`--words`, {w['date']}), median / p90 \\|error\\| | {w['median_abs_ms']:.0f} / "
+            f"{w['p90_abs_ms']:.0f} ms | ≤ {GOALS['onset_median_ms']:.0f} / {GOALS['onset_p90_ms']:.0f} ms |")
+        thirds = " / ".join(f"{v:+.0f}" for v in w["median_signed_ms_by_third"])
+        lines.append(
+            f"| the same: median signed error in the first / middle / last third (drift) | {thirds} ms | |")
+        lines.append(f"| the same: words whose aligned onset falls inside their own recording "
+                     f"| {w['onset_inside_own_utterance']} / {w['words']} | |")
     if results.get("cost_10s"):
         c = results["cost_10s"]
         lines.append(
@@ -289,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--long-minutes", type=float, default=0.0,
                         help="only time a times-only alignment of this many minutes of synthetic frames, print JSON")
+    parser.add_argument("--words", action="store_true",
+                        help="only measure word onsets in the 86 s FSDD sequence; merged into the last full run's JSON")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N recordings (0: all)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "alignment.json")
     parser.add_argument("--results-md", default=str(REPO / "benchmarks" / "RESULTS.md"),
@@ -300,6 +342,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.out.is_file():  # keep it beside the last full run's figures
             saved = json.loads(args.out.read_text(encoding="utf-8"))
             saved["long"] = dict(long, date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+            args.out.write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
+            if args.results_md:
+                sections.write("alignment", section(saved), Path(args.results_md))
+        return 0
+    if args.words:
+        words = dict(words_in_sequence(args.bundle, args.threads, args.below),
+                     date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), cpu=cpu_line())
+        print(json.dumps(words))
+        if args.out.is_file():
+            saved = json.loads(args.out.read_text(encoding="utf-8"))
+            saved["words"] = words
             args.out.write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
             if args.results_md:
                 sections.write("alignment", section(saved), Path(args.results_md))
@@ -320,8 +373,9 @@ def main(argv: list[str] | None = None) -> int:
     results["load_average"] = load_average()
     if args.out.is_file():  # the long run (--long-minutes) is its own: keep its figures
         previous = json.loads(args.out.read_text(encoding="utf-8"))
-        if "long" in previous:
-            results["long"] = previous["long"]
+        for kept in ("long", "words"):
+            if kept in previous:
+                results[kept] = previous[kept]
     text = section(results)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -55,6 +55,24 @@ def load_16k(path: Path) -> NDArray[np.float32]:
     return prepare_audio(str(path), None, SAMPLE_RATE, RECEPTIVE_FIELD)
 
 
+# The long-audio sequence: the 120 eval utterances in eval-list order with this much silence after each.
+SEQUENCE_GAP_S = 0.3
+
+
+def fsdd_sequence(repo: Path) -> tuple[NDArray[np.float32], list[tuple[int, NDArray[np.float32], str]]]:
+    """The ~86 s FSDD sequence (reference/eval.tsv's utterances, SEQUENCE_GAP_S apart) and, for each
+    utterance, its first sample in the sequence, its own samples and its transcript."""
+    rows = [line.split("\t") for line in (repo / "reference" / "eval.tsv").read_text().splitlines()[1:]]
+    gap = np.zeros(int(SEQUENCE_GAP_S * SAMPLE_RATE), np.float32)
+    parts, words, at = [], [], 0
+    for row in rows:
+        x = load_16k(repo / "reference" / row[0])
+        words.append((at, x, row[1]))
+        parts += [x, gap]
+        at += len(x) + len(gap)
+    return np.concatenate(parts), words
+
+
 def speech_signal(seconds: float, recordings: Sequence[Path]) -> NDArray[np.float32]:
     """SECONDS of real speech: the recordings (16 kHz) concatenated in order and cycled; synthetic if none."""
     n = int(round(seconds * SAMPLE_RATE))

@@ -23,20 +23,16 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common.paths import REPO
+from benchmarks.common.workloads import SEQUENCE_GAP_S as GAP_S
+from benchmarks.common.workloads import fsdd_sequence as sequence
 
 RATE = 16000
-GAP_S = 0.3
 
 
 def fsdd_sequence() -> tuple[np.ndarray, str]:
-    """The 120 eval utterances in manifest order with 0.3 s gaps, and the concatenated reference transcript."""
-    from phonedge.audio import prepare_audio
-
-    rows = [line.split("\t") for line in (REPO / "reference" / "eval.tsv").read_text().splitlines()[1:]]
-    gap = np.zeros(int(GAP_S * RATE), np.float32)
-    audio = np.concatenate([np.concatenate([prepare_audio(REPO / "reference" / r[0], None, RATE, 400), gap])
-                            for r in rows])
-    return audio, " ".join(r[1] for r in rows)
+    """The 120 eval utterances in eval-list order with 0.3 s gaps, and the concatenated reference transcript."""
+    audio, words = sequence(REPO)
+    return audio, " ".join(transcript for _, _, transcript in words)
 
 
 def per(truth: str, hyp: str) -> float:
