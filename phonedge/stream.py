@@ -77,7 +77,7 @@ class StreamOptions:
     left_s: float = 0.1
     hop_s: float = 0.5
     right_s: float = 0.0
-    first_partial_s: Optional[float] = 0.2
+    first_partial_s: Optional[float] = 0.15
     endpoint_silence_s: float = 0.25
     pre_speech_s: float = 0.15
     post_speech_s: float = 0.1

@@ -326,9 +326,12 @@ def test_the_first_partial_comes_first_partial_s_after_the_onset(layer_bundle: P
         events = run(rec.stream(vad=loud_vad, **options), audio, [160] * 1000)
         return next(e.emitted_at for e in events if e.kind == "partial")
 
-    # Frames up to 50 + 10 committed (0.2 s after the onset), no right context: frame 59's field is in at 1.205 s.
-    assert first_partial() == pytest.approx((59 * 320 + 400) / RATE)
+    # Frames up to 50 + first committed (first_partial_s after the onset), no right context: the last one's
+    # field is in at (49 + first) * 320 + 400 samples.
+    first = round(phonedge.StreamOptions().first_partial_s / 0.02)
+    assert first_partial() == pytest.approx(((49 + first) * 320 + 400) / RATE)
+    assert first_partial(first_partial_s=0.2) == pytest.approx((59 * 320 + 400) / RATE)
     # Without it, the first window commits hop_s after the segment's start (PRE frames before the onset) ...
     assert first_partial(first_partial_s=None, hop_s=0.3) == pytest.approx(((50 - PRE + 15 - 1) * 320 + 400) / RATE)
     # ... and right context delays it.
-    assert first_partial(right_s=0.1) == pytest.approx(((59 + 5) * 320 + 400) / RATE)
+    assert first_partial(right_s=0.1) == pytest.approx(((49 + first + 5) * 320 + 400) / RATE)

@@ -12,7 +12,7 @@ import { DETECTORS } from './vad.js';
  * one) called on every frame's stride, which then is the detector.
  */
 export const STREAM_DEFAULTS = Object.freeze({
-  left_s: 0.1, hop_s: 0.5, right_s: 0.0, first_partial_s: 0.2, endpoint_silence_s: 0.25, pre_speech_s: 0.15,
+  left_s: 0.1, hop_s: 0.5, right_s: 0.0, first_partial_s: 0.15, endpoint_silence_s: 0.25, pre_speech_s: 0.15,
   post_speech_s: 0.1, max_segment_s: 15.0, detector: 'auto', vad_model: null, energy_gate_db: SPEECH_GATE_DB,
   vad: null, partials: true, labels: null, classify: 'ctc',
 });
