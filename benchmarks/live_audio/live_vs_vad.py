@@ -281,7 +281,7 @@ SWEEP: list[dict[str, Any]] = [
     {"post_speech_s": 0.2},
     {"hop_s": 0.3},
     {"hop_s": 0.8},
-    {"first_partial_s": 0.15},
+    {"first_partial_s": 0.2},
     {"first_partial_s": 0.3},
     {"first_partial_s": None},
     {"right_s": 0.1},
