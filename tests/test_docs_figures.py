@@ -55,6 +55,34 @@ def test_open_set_figures_are_measured() -> None:
     assert missing == [], f"open-set figures not in RESULTS.md's open-set section: {missing}"
 
 
+def section_numbers(name: str) -> list[str]:
+    """The numbers of one RESULTS.md section."""
+    text = (ROOT / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8")
+    return numbers(text.split(f"<!-- section:{name} -->", 1)[1].split(f"<!-- /section:{name} -->", 1)[0])
+
+
+def test_alignment_figures_are_measured() -> None:
+    doc = (ROOT / "docs" / "alignment.md").read_text(encoding="utf-8")
+    quoted = doc.split("Measured (RESULTS.md):", 1)[1].split("\n\n", 1)[0]
+    quoted += doc.split("## Accuracy, and what limits it", 1)[1]
+    figures = [n for n in numbers(quoted) if n not in {"1", "2", "3", "4", "10", "86", "120"}]
+    assert len(figures) >= 10
+    results = section_numbers("alignment")
+    missing = [f for f in figures if not measured(f, results)]
+    assert missing == [], f"docs/alignment.md figures not in RESULTS.md's alignment section: {missing}"
+
+
+def test_live_audio_figures_are_measured() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quoted = readme.split("Live audio (`rec.stream()`", 1)[1].split("Long audio:", 1)[0]
+    quoted = re.sub(r"\d+(?:\.\d+)?x", "", quoted)  # ratios of two measured figures
+    figures = [n for n in numbers(quoted) if n not in {"0.6", "1.5", "2", "53", "8", "50", "90", "120"}]
+    assert len(figures) >= 6
+    results = section_numbers("live-vs-vad")
+    missing = [f for f in figures if not measured(f, results)]
+    assert missing == [], f"README live-audio figures not in RESULTS.md's live-vs-vad section: {missing}"
+
+
 def test_the_checker_catches_a_changed_figure() -> None:
     assert measured("2,510", ["2,509.9"]) and measured("3.22", ["3.2214"]) and measured("98.3", ["98.33"])
     assert not measured("2,511", ["2,509.9"]) and not measured("3.23", ["3.2214"])
