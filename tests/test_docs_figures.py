@@ -83,6 +83,38 @@ def test_live_audio_figures_are_measured() -> None:
     assert missing == [], f"README live-audio figures not in RESULTS.md's live-vs-vad section: {missing}"
 
 
+# Figures with a unit in docs/ that are not measurements in RESULTS.md or benchmarks/results/*.md, and why.
+NOT_FROM_RESULTS = {
+    "export.md": {"9.6": "an export's wall time noted when the exporter's design was chosen"},
+    "gpu.md": {"26.0": "benchmarks/results/gpu-*.json (the H100 run's batch row; the .md table rounds it)"},
+    "on-device.md": {"1.36": "RESULTS' 1,358 MiB (Node, native) written in GiB"},
+    "platforms.md": {"683": "the arm64 suite's time under QEMU, benchmarks/results/portability.json (emulated_s)",
+                     **{f: "the ARM estimate table, computed by benchmarks/platforms/arm_estimates.py"
+                        for f in ("151", "480", "1,874", "1,799", "551", "703")}},
+    "quantization.md": {"1.25": "the goal (x the compute floor), not a measurement"},
+    "runtime.md": {"3.84": "arithmetic: 16,000 float32 samples a second for a minute",
+                   "3,200": "arithmetic: 16,000 samples a second through the first convolution's stride of 5",
+                   "397": "a malloc_trim measurement made when that rule was chosen",
+                   "539": "a memory-pattern measurement made when that rule was chosen"},
+}
+UNIT_FIGURE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(?:ms|MiB|MB|GB|GiB|%|s\b|x\b|×)")
+
+
+def test_docs_figures_with_units_are_measured() -> None:
+    """Every figure with a unit on a docs/ page is a measurement of RESULTS.md (or a run's table), or listed above."""
+    text = (ROOT / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8")
+    text += "".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "benchmarks" / "results").glob("*.md")))
+    results = numbers(text)
+    missing = {}
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        allowed = NOT_FROM_RESULTS.get(page.name, {})
+        figures = UNIT_FIGURE.findall(page.read_text(encoding="utf-8"))
+        odd = sorted({f for f in figures if f not in allowed and not measured(f, results)})
+        if odd:
+            missing[page.name] = odd
+    assert missing == {}, f"docs figures found nowhere in the benchmark results: {missing}"
+
+
 def test_the_checker_catches_a_changed_figure() -> None:
     assert measured("2,510", ["2,509.9"]) and measured("3.22", ["3.2214"]) and measured("98.3", ["98.33"])
     assert not measured("2,511", ["2,509.9"]) and not measured("3.23", ["3.2214"])
