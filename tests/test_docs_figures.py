@@ -101,12 +101,13 @@ UNIT_FIGURE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(?:ms|MiB|MB|GB|GiB|%|s\b|x\b|
 
 
 def test_docs_figures_with_units_are_measured() -> None:
-    """Every figure with a unit on a docs/ page is a measurement of RESULTS.md (or a run's table), or listed above."""
+    """Every figure with a unit in the README and on a docs/ page is a measurement of RESULTS.md (or a run's
+    table), or listed above."""
     text = (ROOT / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8")
     text += "".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "benchmarks" / "results").glob("*.md")))
     results = numbers(text)
     missing = {}
-    for page in sorted((ROOT / "docs").glob("*.md")):
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         allowed = NOT_FROM_RESULTS.get(page.name, {})
         figures = UNIT_FIGURE.findall(page.read_text(encoding="utf-8"))
         odd = sorted({f for f in figures if f not in allowed and not measured(f, results)})
