@@ -8,7 +8,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Optional
 
 from ..errors import PhonedgeError
-from .rows import DEFAULT_REQUEST, RowRequest, predict_rows
+from .rows import RowRequest, WorkerSetup, predict_rows
 from .schema import Row
 
 # Set in each worker process by _init_worker: (recogniser, digest, request), or the load error.
@@ -16,7 +16,7 @@ _WORKER: Optional[tuple[Any, str, RowRequest]] = None
 _WORKER_ERROR: Optional[PhonedgeError] = None
 
 
-def _init_worker(bundle: str, threads: int, digest: str, request: RowRequest, child: bool = False) -> None:
+def _init_worker(setup: WorkerSetup, child: bool = False) -> None:
     global _WORKER, _WORKER_ERROR
     from ..recognizer import load
 
@@ -26,7 +26,7 @@ def _init_worker(bundle: str, threads: int, digest: str, request: RowRequest, ch
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     try:
-        _WORKER = (load(bundle, threads=threads), digest, request)
+        _WORKER = (load(setup.bundle, threads=setup.threads), setup.digest, setup.request)
     except PhonedgeError as exc:  # reported by the first task, as the typed error it is
         _WORKER_ERROR = exc
 
@@ -44,21 +44,14 @@ def _chunks(items: Sequence[tuple[str, str]], size: int) -> Iterator[list[tuple[
 
 
 def local_rows(
-    bundle: str,
-    items: Sequence[tuple[str, str]],
-    digest: str,
-    *,
-    workers: int,
-    threads: int,
-    request: RowRequest = DEFAULT_REQUEST,
-    files_per_task: int = 8,
+    setup: WorkerSetup, items: Sequence[tuple[str, str]], *, workers: int, files_per_task: int = 8
 ) -> Iterator[Row]:
-    """Rows of (path, opened path) ITEMS, in completion order, from WORKERS processes of THREADS threads.
+    """Rows of (path, opened path) ITEMS, in completion order, from WORKERS processes set up by SETUP.
 
     One worker runs in this process; more run as spawned processes, fed FILES_PER_TASK inputs at a time.
     """
     if workers <= 1:
-        _init_worker(bundle, threads, digest, request)
+        _init_worker(setup)
         for chunk in _chunks(items, files_per_task):
             yield from _work(chunk)
         return
@@ -67,7 +60,7 @@ def local_rows(
     # spawn, not fork: a forked child would inherit ONNX Runtime's thread pools in an unknown state.
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(bundle, threads, digest, request, True)) as pool:
+                             initargs=(setup, True)) as pool:
         tasks = _chunks(items, files_per_task)
         pending: set[Future[list[Row]]] = set()
         try:

@@ -12,19 +12,19 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Optional
 
 from ..errors import MissingExtraError, PhonedgeError
-from .rows import DEFAULT_REQUEST, RowRequest, predict_rows
+from .rows import WorkerSetup, predict_rows
 from .schema import Row, from_arrow, to_arrow
 
 class BatchPredictor:
-    """A Ray Data actor: one recogniser with THREADS ONNX Runtime threads, rows for batches of paths."""
+    """A Ray Data actor: one recogniser as SETUP says, rows for batches of paths."""
 
-    def __init__(self, bundle: str, threads: int, digest: str, request: RowRequest) -> None:
+    def __init__(self, setup: WorkerSetup) -> None:
         """Open the bundle once for the actor's life."""
         from ..recognizer import load
 
-        self._rec = load(bundle, threads=threads)
-        self._digest = digest
-        self._request = request
+        self._rec = load(setup.bundle, threads=setup.threads)
+        self._digest = setup.digest
+        self._request = setup.request
 
     def __call__(self, batch: dict[str, Any]) -> Any:
         """Rows (an Arrow table) of a batch holding the columns ``path`` and ``opened``."""
@@ -55,16 +55,9 @@ def connect(address: Optional[str]) -> dict[str, float]:
 
 
 def ray_rows(
-    bundle: str,
-    items: Sequence[tuple[str, str]],
-    digest: str,
-    *,
-    actors: int,
-    threads: int,
-    request: RowRequest = DEFAULT_REQUEST,
-    files_per_task: int = 8,
+    setup: WorkerSetup, items: Sequence[tuple[str, str]], *, actors: int, files_per_task: int = 8
 ) -> Iterator[Row]:
-    """Rows of (path, opened path) ITEMS, in completion order, from ACTORS actors of THREADS CPUs each."""
+    """Rows of (path, opened path) ITEMS, in completion order, from ACTORS actors set up by SETUP (its threads each)."""
     ray = _ray()
     from ray.data import ActorPoolStrategy, DataContext
 
@@ -84,11 +77,11 @@ def ray_rows(
     ds = ray.data.from_items([{"path": p, "opened": o} for p, o in items], override_num_blocks=blocks)
     ds = ds.map_batches(
         BatchPredictor,
-        fn_constructor_kwargs={"bundle": bundle, "threads": threads, "digest": digest, "request": request},
+        fn_constructor_kwargs={"setup": setup},
         batch_size=files_per_task,
         batch_format="numpy",
         compute=ActorPoolStrategy(size=actors),
-        num_cpus=threads,
+        num_cpus=setup.threads,
     )
     try:
         for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):

@@ -22,6 +22,16 @@ class RowRequest:
 DEFAULT_REQUEST = RowRequest()
 
 
+@dataclass(frozen=True)
+class WorkerSetup:
+    """What each worker (process or Ray actor) sets up once: bundle and threads, the digest rows carry, the request."""
+
+    bundle: str
+    threads: int
+    digest: str
+    request: RowRequest = DEFAULT_REQUEST
+
+
 def open_path(path: str) -> str:
     """The path a worker opens for an input: absolute, so workers with another working folder find it."""
     return os.path.abspath(path)

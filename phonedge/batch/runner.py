@@ -10,7 +10,7 @@ from typing import Optional
 
 from ..errors import PhonedgeError
 from ..manifest import bundle_digest
-from .rows import RowRequest, open_path
+from .rows import RowRequest, WorkerSetup, open_path
 from .schema import STATUS_OK, Row, pyarrow
 from .split import default_split, usable_cores
 from .store import FORMATS, OutputDir, PartWriter
@@ -99,16 +99,16 @@ def _engine_rows(bundle: str, items: list[tuple[str, str]], digest: str, config:
 
         workers, threads = default_split(usable_cores(), config.workers, config.threads)
         workers = max(1, min(workers, len(items)))
-        rows = local_rows(bundle, items, digest, workers=workers, threads=threads, request=config.request,
-                          files_per_task=config.files_per_task)
+        setup = WorkerSetup(bundle, threads, digest, config.request)
+        rows = local_rows(setup, items, workers=workers, files_per_task=config.files_per_task)
         return rows, workers, threads
     from .ray_engine import connect, ray_rows
 
     cpus = int(connect(config.ray_address).get("CPU", 1))
     actors, threads = default_split(cpus, config.workers, config.threads)
     actors = max(1, min(actors, len(items)))
-    rows = ray_rows(bundle, items, digest, actors=actors, threads=threads, request=config.request,
-                    files_per_task=config.files_per_task)
+    setup = WorkerSetup(bundle, threads, digest, config.request)
+    rows = ray_rows(setup, items, actors=actors, files_per_task=config.files_per_task)
     return rows, actors, threads
 
 
