@@ -50,8 +50,9 @@ def write_site(bundle: Path, out: Path, *, web_dir: Optional[Path] = None, overw
     out.mkdir(parents=True, exist_ok=True)
     for name in ("index.html", "app.js"):
         shutil.copyfile(web / "site" / name, out / name)
-    # The microphone tap is the server's live page's own (one file for both pages).
-    (out / "worklet.js").write_bytes((resources.files("phonedge.serve") / "static" / "worklet.js").read_bytes())
+    # The microphone tap and the style are the server's live page's own (one file each for both pages).
+    for name in ("worklet.js", "page.css"):
+        (out / name).write_bytes((resources.files("phonedge.serve") / "static" / name).read_bytes())
     shutil.copytree(web / "src", out / "phonedge")
     (out / "ort").mkdir()
     for name in ORT_FILES:

@@ -52,3 +52,13 @@ def test_without_silero_the_page_uses_energy_and_the_cli_says_so(layer_bundle: P
     result = CliRunner().invoke(cli, ["web", str(layer_bundle), "-o", str(tmp_path / "cli"), "--web-dir", str(web_dir)])
     assert result.exit_code == 0, result.output
     assert "energy detector" in result.output and "pip install --no-deps silero-vad" in result.output
+
+
+def test_the_site_shares_the_live_pages_worklet_and_style(layer_bundle: Path, web_dir: Path, tmp_path: Path) -> None:
+    """One microphone tap and one stylesheet for both pages: the site gets the server package's own files."""
+    from importlib import resources
+
+    site = ondevice.write_site(layer_bundle, tmp_path / "site", web_dir=web_dir)
+    static = resources.files("phonedge.serve") / "static"
+    for name in ("worklet.js", "page.css"):
+        assert (site / name).read_bytes() == (static / name).read_bytes()

@@ -60,11 +60,13 @@ def test_page_shows_the_finals_of_the_fake_microphone(reference_bundles: dict[st
             browser.save_screenshot(str(shot))
             status = browser.find_element(By.ID, "status").text
             texts = [el.get_attribute("data-text") for el in browser.find_elements(By.CLASS_NAME, "final")]
+            styled = browser.execute_script("return getComputedStyle(document.body).maxWidth")  # page.css loaded
             log = browser.get_log("browser") if hasattr(browser, "get_log") else []
         finally:
             browser.quit()
     if os.environ.get(SCREENSHOT_ENV):
         shutil.copyfile(shot, os.environ[SCREENSHOT_ENV])
     assert shot.stat().st_size > 10_000
+    assert styled == "820px", f"the page's stylesheet did not apply (body max-width {styled})"
     assert labels == expected, f"finals {texts}, status {status!r}, console {log}"
     assert upload == f"{rec.predict(files[0]).text} → {expected[0]}"

@@ -189,6 +189,9 @@ def test_page_and_its_worklet(client: TestClient) -> None:
     js = client.get("/static/worklet.js")
     assert js.status_code == 200 and "registerProcessor" in js.text
     assert js.headers["content-type"].startswith("text/javascript")
+    css = client.get("/static/page.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css") and ".final" in css.text
+    assert 'withToken("/static/page.css")' in html
     assert client.get("/static/missing.js").status_code == 404
     assert client.get("/static/..%2F__init__.py").status_code == 404
 

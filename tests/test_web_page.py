@@ -120,11 +120,13 @@ def test_page_gives_the_python_streams_finals(reference_bundles: dict[str, Path]
         model = browser.find_element(By.ID, "model").text
         shown = browser.find_element(By.ID, "detector").get_attribute("data-detector")
         isolated = browser.execute_script("return self.crossOriginIsolated")
+        styled = browser.execute_script("return getComputedStyle(document.body).maxWidth")  # page.css loaded
         log = browser.get_log("browser")
     finally:
         browser.quit()
         server.shutdown()
     assert isolated, "the page is not cross-origin isolated: no threads"
+    assert styled == "820px", f"the page's stylesheet did not apply (body max-width {styled})"
     assert "thread" in model
     assert shown == detector, f"the page runs the {shown} detector, Python's stream {detector}; console {log}"
     assert finals == expected, f"status {status!r}, console {log}"
