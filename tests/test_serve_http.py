@@ -220,3 +220,15 @@ def test_settings_are_checked() -> None:
     with pytest.raises(phonedge.PhonedgeError, match="token is empty"):
         ServeSettings(token=" ")
     assert ServeSettings().host == "127.0.0.1" and ServeSettings().max_body_bytes == 50_000_000
+
+
+def test_each_error_gets_its_status() -> None:
+    """The nearest class in serve.errors.STATUS decides: subclasses inherit, anything unexpected is a 500."""
+    from phonedge.errors import AudioDecodeError, AudioFileNotFoundError, AudioTooShortError, PhonedgeError
+    from phonedge.serve.errors import (AudioLimitError, BadRequestError, RequestTooLargeError, ServerBusyError,
+                                       UnauthorizedError, status_for)
+
+    cases = {BadRequestError: 400, UnauthorizedError: 401, RequestTooLargeError: 413, AudioLimitError: 413,
+             ServerBusyError: 503, AudioDecodeError: 400, AudioTooShortError: 422, AudioFileNotFoundError: 422,
+             PhonedgeError: 400, ValueError: 500, RuntimeError: 500}
+    assert {cls: status_for(cls("x")) for cls in cases} == cases

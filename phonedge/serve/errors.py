@@ -8,52 +8,45 @@ from ..errors import AudioDecodeError, AudioError, PhonedgeError
 
 
 class ServeError(PhonedgeError):
-    """A request the server refuses; carries its HTTP status."""
-
-    status = 400
+    """A request the server refuses; its HTTP status is in STATUS."""
 
 
 class BadRequestError(ServeError):
     """A request option or message is malformed."""
 
-    status = 400
-
 
 class UnauthorizedError(ServeError):
     """The token is missing or wrong."""
-
-    status = 401
 
 
 class RequestTooLargeError(ServeError):
     """A request body is larger than the server's limit."""
 
-    status = 413
-
 
 class AudioLimitError(ServeError):
     """An upload's audio is longer, or costs more to decode (channels x rate), than the server's limit."""
-
-    status = 413
 
 
 class ServerBusyError(ServeError):
     """The server holds as much audio as it allows at once; the client may try again shortly."""
 
-    status = 503
+
+# The HTTP status of each error the server raises, and of the library's errors a request can cause.
+STATUS: dict[type[BaseException], int] = {
+    UnauthorizedError: 401,
+    RequestTooLargeError: 413,
+    AudioLimitError: 413,
+    ServerBusyError: 503,
+    ServeError: 400,
+    AudioDecodeError: 400,
+    AudioError: 422,
+    PhonedgeError: 400,
+}
 
 
 def status_for(exc: BaseException) -> int:
-    """The HTTP status of an error: 4xx for the client's mistakes, 500 for anything unexpected."""
-    if isinstance(exc, ServeError):
-        return exc.status
-    if isinstance(exc, AudioDecodeError):
-        return 400
-    if isinstance(exc, AudioError):
-        return 422
-    if isinstance(exc, PhonedgeError):
-        return 400
-    return 500
+    """The HTTP status of an error (its nearest class in STATUS): 4xx for the client's mistakes, else 500."""
+    return next((STATUS[cls] for cls in type(exc).__mro__ if cls in STATUS), 500)
 
 
 def error_body(exc: BaseException) -> dict[str, Any]:
