@@ -111,15 +111,20 @@ def test_batched_forward_equals_torch_ctc_loss() -> None:
         assert np.all(np.isneginf(ours[~fits]))
 
 
+def _lattice_case(rng: np.random.Generator, frames: int, star: bool, penalty: float):
+    """A random case (see _case) with its star column added when STAR, and the lattice of its target."""
+    lp, target, blank = _case(rng, frames, star, exhaustive=False)
+    star_column = lp.shape[1] if star else None
+    if star:
+        lp = lattice.with_star_column(lp, penalty)
+    return lp, lattice.build(target[None, :], blank, star_column)
+
+
 @pytest.mark.parametrize("star", [False, True])
 def test_forward_and_backward_tables_agree_at_every_frame(star: bool) -> None:
     rng = np.random.default_rng(3)
     for _ in range(20):
-        lp, target, blank = _case(rng, int(rng.integers(4, 15)), star, exhaustive=False)
-        star_column = lp.shape[1] if star else None
-        if star:
-            lp = lattice.with_star_column(lp, 0.5)
-        grid = lattice.build(target[None, :], blank, star_column)
+        lp, grid = _lattice_case(rng, int(rng.integers(4, 15)), star, 0.5)
         total = lattice.forward(lp, grid)[0]
         alpha, beta = lattice.forward_table(lp, grid), lattice.backward_table(lp, grid)
         emitted = lp[:, grid.columns[0]]
@@ -161,11 +166,7 @@ def test_gop_rivals_equal_their_own_forward(star: bool) -> None:
 def test_checkpointed_viterbi_finds_the_same_path(star: bool) -> None:
     rng = np.random.default_rng(21 + star)
     for _ in range(30):
-        lp, target, blank = _case(rng, int(rng.integers(1, 60)), star, exhaustive=False)
-        star_column = lp.shape[1] if star else None
-        if star:
-            lp = lattice.with_star_column(lp, 1.0)
-        grid = lattice.build(target[None, :], blank, star_column)
+        lp, grid = _lattice_case(rng, int(rng.integers(1, 60)), star, 1.0)
         full = lattice.viterbi(lp, grid)
         low = lattice.viterbi(lp, grid, max_back_bytes=1)
         assert low[0] == full[0] and low[1].tolist() == full[1].tolist()
