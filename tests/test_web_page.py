@@ -52,8 +52,8 @@ def test_chromium_predicts_pythons_answers(reference_bundles: dict[str, Path], t
     bundle = reference_bundles["int8"]
     rec = phonedge.load(bundle, threads=1)
     site = write_site(bundle, tmp_path / "site")
-    for name in ("check.html", "check.js"):
-        shutil.copyfile(REPO / "web" / "test" / "browser" / name, site / name)
+    shutil.copyfile(REPO / "web" / "harness.html", site / "harness.html")
+    shutil.copyfile(REPO / "web" / "test" / "browser" / "check.js", site / "check.js")
     cases, expected, offset = [], [], 0
     with open(site / "samples.f32", "wb") as f:
         for path in sorted((REPO / "reference" / "audio").glob("*.wav")):
@@ -67,7 +67,7 @@ def test_chromium_predicts_pythons_answers(reference_bundles: dict[str, Path], t
     threading.Thread(target=server.serve_forever, daemon=True).start()
     browser = chromium(DEMO_FILES[0], window="900,900")
     try:
-        browser.get(f"http://127.0.0.1:{server.server_address[1]}/check.html")
+        browser.get(f"http://127.0.0.1:{server.server_address[1]}/harness.html?run=check.js")
         deadline, text = time.monotonic() + 300, "running"
         while time.monotonic() < deadline and text == "running":
             time.sleep(0.5)

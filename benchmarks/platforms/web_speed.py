@@ -68,7 +68,7 @@ def node_times(bundle: Path, samples: Path, backend: str, threads: int, repeats:
 
 
 def chromium_times(bundle: Path, samples: Path, threads: int, repeats: int) -> dict[str, Any] | None:
-    """web/bench/bench.html in headless Chromium on a site written by ``phonedge web``; None without Chromium."""
+    """web/bench/bench.js in web/harness.html, headless Chromium, a site from ``phonedge web``; None without it."""
     import shutil
     import threading
 
@@ -85,8 +85,8 @@ def chromium_times(bundle: Path, samples: Path, threads: int, repeats: int) -> d
 
     with tempfile.TemporaryDirectory() as tmp:
         site = write_site(bundle, Path(tmp) / "site")
-        for name in ("bench.html", "bench.js"):
-            shutil.copyfile(REPO / "web" / "bench" / name, site / name)
+        shutil.copyfile(REPO / "web" / "harness.html", site / "harness.html")
+        shutil.copyfile(REPO / "web" / "bench" / "bench.js", site / "bench.js")
         shutil.copyfile(samples, site / "samples.f32")
         server = site_server(site)
         threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -101,7 +101,7 @@ def chromium_times(bundle: Path, samples: Path, threads: int, repeats: int) -> d
         browser.command_executor._client_config.timeout = 900
         try:
             lengths = ",".join(str(s * 16000) for s in SECONDS)
-            browser.get(f"http://127.0.0.1:{server.server_address[1]}/bench.html?threads={threads}"
+            browser.get(f"http://127.0.0.1:{server.server_address[1]}/harness.html?run=bench.js&threads={threads}"
                         f"&repeats={repeats}&warmup={WARMUP}&lengths={lengths}")
             deadline, text = time.monotonic() + 600, "running"
             while time.monotonic() < deadline and text == "running":

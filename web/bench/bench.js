@@ -1,4 +1,4 @@
-// Time rec.predict in the browser (web/bench/bench.html?threads=N&lengths=16000,48000&repeats=10), the same
+// Time rec.predict in the browser (web/harness.html?run=bench.js&threads=N&lengths=16000,48000&repeats=10), the same
 // measurement as speed.mjs in Node; the result lands in #result as JSON (benchmarks/platforms/web_speed.py reads it).
 import { load } from './phonedge/index.js';
 
