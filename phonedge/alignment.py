@@ -230,6 +230,16 @@ def align_logits(
     return result
 
 
+def align_decided(
+    decoding: Decoding, logits: NDArray[np.floating], n_samples: int, label: Optional[str],
+    labels: Sequence[ClassLabel],
+) -> Optional[Alignment]:
+    """The decided class LABEL (one of LABELS, or None: nothing to align) aligned to one utterance's logits."""
+    if label is None:
+        return None
+    return align_logits(decoding, logits, n_samples, next(c for c in labels if c.label == label))
+
+
 def _spans(path: NDArray[np.int64], label_states: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """First frame of each label state on the path; each ends where the next starts, the last after its frames."""
     starts = np.searchsorted(path, label_states, side="left")

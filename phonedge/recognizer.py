@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import longform
-from .alignment import Alignment, align, align_logits, resolve
+from .alignment import Alignment, align, align_decided
 from .audio import PathLike, prepare_audio
 from .batch_policy import BatchPolicy, batch_groups, batch_policy
 from .chunking import ChunkPlan
@@ -213,11 +213,8 @@ class Recognizer:
     def _aligned(self, prediction: Prediction, decider: ClassDecider, return_logits: bool) -> Prediction:
         """PREDICTION (which holds its logits) with the decided class's alignment, logits kept only if asked."""
         assert prediction.logits is not None
-        alignment = None
-        if prediction.label is not None:
-            chosen = resolve(self, None, prediction.label, decider.labels)
-            n_samples = round(prediction.duration * self.sample_rate)
-            alignment = align_logits(self._decoding, prediction.logits, n_samples, chosen)
+        n_samples = round(prediction.duration * self.sample_rate)
+        alignment = align_decided(self._decoding, prediction.logits, n_samples, prediction.label, decider.labels)
         return replace(prediction, alignment=alignment, logits=prediction.logits if return_logits else None)
 
     def predict_each(
@@ -252,22 +249,21 @@ class Recognizer:
             for i, item in enumerate(group):
                 try:
                     if isinstance(item, (str, os.PathLike)) and longform.reads_in_blocks(self, item, sample_rate):
-                        prediction = longform.predict_file(self, item, decider, align)
-                        outcomes[i] = Outcome(item, self._aligned(prediction, decider, False) if align else prediction)
+                        outcomes[i] = Outcome(item, longform.predict_file(self, item, decider, align))
                     else:
                         arrays.append((i, self.prepare_audio(item, sample_rate)))
                 except Exception as exc:  # one odd input (a codec or ONNX Runtime failure too) never stops the rest
                     outcomes[i] = Outcome(item, error=exc)
             for i, result in self._predict_arrays(arrays, batch_size, decider, align):
-                if isinstance(result, Prediction) and align:
-                    try:
-                        result = self._aligned(result, decider, False)
-                    except Exception as exc:
-                        result = exc
                 outcomes[i] = Outcome(group[i], result) if isinstance(result, Prediction) else \
                     Outcome(group[i], error=result)
             for outcome in outcomes:
                 assert outcome is not None
+                if align and outcome.prediction is not None:
+                    try:
+                        outcome = Outcome(outcome.input, self._aligned(outcome.prediction, decider, False))
+                    except Exception as exc:  # as for predicting: one input's failure never stops the rest
+                        outcome = Outcome(outcome.input, error=exc)
                 done += 1
                 if progress is not None:
                     progress(done, len(inputs))

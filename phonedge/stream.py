@@ -29,7 +29,7 @@ from typing import Any, Literal, Optional, Union
 import numpy as np
 from numpy.typing import NDArray
 
-from .alignment import align_logits
+from .alignment import align_decided
 from .audio import RESAMPLE_QUALITY, as_mono_float32, check_sample_rate
 from .decide import Classify, check_classify
 from .decoding import LogitsEngine, path_confidence
@@ -384,9 +384,9 @@ class Stream:
                                start_sample=start, end_sample=stop)
         tokens = [t.shifted(offset) for t in pred.tokens]
         alignment = None
-        if self.options.align and pred.label is not None and logits is not None:
-            chosen = next(c for c in self._decider.labels if c.label == pred.label)
-            alignment = align_logits(self._decoding, logits, len(samples), chosen).shifted(offset, start_frame)
+        if self.options.align and logits is not None:
+            found = align_decided(self._decoding, logits, len(samples), pred.label, self._decider.labels)
+            alignment = None if found is None else found.shifted(offset, start_frame)
         return StreamEvent(
             kind="final", text=pred.text, tokens=tokens, stable=list(tokens), tentative=[], start=offset,
             end=stop / self._rate, emitted_at=emitted_at, confidence=pred.confidence, label=pred.label,
