@@ -8,11 +8,11 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Optional
 
 from ..errors import PhonedgeError
-from .rows import RowRequest, WorkerSetup, predict_rows
+from .rows import WorkerSetup, predict_rows
 from .schema import Row
 
-# Set in each worker process by _init_worker: (recogniser, digest, request), or the load error.
-_WORKER: Optional[tuple[Any, str, RowRequest]] = None
+# Set in each worker process by _init_worker: (recogniser, its setup), or the load error.
+_WORKER: Optional[tuple[Any, WorkerSetup]] = None
 _WORKER_ERROR: Optional[PhonedgeError] = None
 
 
@@ -26,7 +26,7 @@ def _init_worker(setup: WorkerSetup, child: bool = False) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     try:
-        _WORKER = (load(setup.bundle, threads=setup.threads), setup.digest, setup.request)
+        _WORKER = (load(setup.bundle, threads=setup.threads), setup)
     except PhonedgeError as exc:  # reported by the first task, as the typed error it is
         _WORKER_ERROR = exc
 
@@ -34,8 +34,8 @@ def _init_worker(setup: WorkerSetup, child: bool = False) -> None:
 def _work(items: list[tuple[str, str]]) -> list[Row]:
     if _WORKER is None:
         raise _WORKER_ERROR or PhonedgeError("batch worker has no model")
-    rec, digest, request = _WORKER
-    return predict_rows(rec, items, digest, request)
+    rec, setup = _WORKER
+    return predict_rows(rec, items, setup.digest, setup.request)
 
 
 def _chunks(items: Sequence[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:

@@ -23,13 +23,12 @@ class BatchPredictor:
         from ..recognizer import load
 
         self._rec = load(setup.bundle, threads=setup.threads)
-        self._digest = setup.digest
-        self._request = setup.request
+        self._setup = setup
 
     def __call__(self, batch: dict[str, Any]) -> Any:
         """Rows (an Arrow table) of a batch holding the columns ``path`` and ``opened``."""
         items = [(str(p), str(o)) for p, o in zip(batch["path"], batch["opened"])]
-        return to_arrow(predict_rows(self._rec, items, self._digest, self._request))
+        return to_arrow(predict_rows(self._rec, items, self._setup.digest, self._setup.request))
 
 
 def _ray() -> Any:
